@@ -1,1 +1,26 @@
-//! placeholder
+//! Upstream adapters: the canonical (OpenAI) request to a provider's native request, and the
+//! provider's native response and stream frames back to canonical OpenAI JSON.
+//!
+//! Providers are a closed enum ([`Provider`]) plus one trait ([`Adapter`]); each adapter lives in
+//! its own folder. Everything here is pure: no sockets, no clocks, so conversions are unit-tested
+//! without I/O. The server owns the HTTP client, the timeouts and the failover.
+
+pub mod adapter;
+pub mod openai;
+pub mod provider;
+
+pub use adapter::{
+    Adapter, ChatOutput, ConvertError, Emit, StreamConverter, StreamStep, Target, UpstreamError,
+    UpstreamRequest,
+};
+pub use provider::Provider;
+
+/// The adapter that speaks to `provider`.
+pub fn adapter(provider: Provider) -> &'static dyn Adapter {
+    match provider {
+        Provider::OpenAi => &openai::OPENAI,
+        Provider::OpenAiCompatible => &openai::OPENAI_COMPATIBLE,
+        Provider::Moonshot => &openai::MOONSHOT,
+        Provider::StepFun => &openai::STEPFUN,
+    }
+}

@@ -1,0 +1,108 @@
+//! Non-stream answers and error bodies of the OpenAI dialect.
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::Value;
+use switchyard_types::Usage;
+
+use crate::adapter::{ChatOutput, ConvertError, UpstreamError};
+
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    choices: Vec<ChoiceProbe>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceProbe {
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    message: Option<MessageProbe>,
+}
+
+#[derive(Deserialize)]
+struct MessageProbe {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Value>,
+}
+
+/// Reads usage from the answer and passes the body through unchanged.
+pub(super) fn convert(body: Bytes) -> Result<ChatOutput, ConvertError> {
+    let probe: Probe = serde_json::from_slice(&body).map_err(|e| {
+        ConvertError::Protocol(format!("upstream answer is not a chat completion: {e}"))
+    })?;
+    let usage = probe
+        .usage
+        .or_else(|| probe.choices.iter().find_map(|c| c.usage.clone()));
+    let text_for_count = if usage.is_none() {
+        let mut text = String::new();
+        for c in &probe.choices {
+            if let Some(m) = &c.message {
+                text.push_str(m.content.as_deref().unwrap_or(""));
+                if let Some(t) = &m.tool_calls {
+                    text.push_str(&t.to_string());
+                }
+            }
+        }
+        Some(text)
+    } else {
+        None
+    };
+    Ok(ChatOutput {
+        body,
+        usage,
+        text_for_count,
+    })
+}
+
+/// Reads an OpenAI-shaped error body; falls back to the raw text.
+pub(super) fn error(status: u16, body: &[u8]) -> UpstreamError {
+    #[derive(Deserialize)]
+    struct Body {
+        error: Inner,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default, rename = "type")]
+        kind: Option<String>,
+        #[serde(default)]
+        code: Option<Value>,
+    }
+    match serde_json::from_slice::<Body>(body) {
+        Ok(b) => UpstreamError {
+            status,
+            message: b
+                .error
+                .message
+                .unwrap_or_else(|| format!("upstream status {status}")),
+            kind: b.error.kind,
+            code: b.error.code.and_then(|c| match c {
+                Value::String(s) => Some(s),
+                Value::Null => None,
+                other => Some(other.to_string()),
+            }),
+        },
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            let message = if text.is_empty() {
+                format!("upstream status {status}")
+            } else {
+                text.chars().take(512).collect()
+            };
+            UpstreamError {
+                status,
+                message,
+                kind: None,
+                code: None,
+            }
+        }
+    }
+}

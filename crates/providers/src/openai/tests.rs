@@ -1,0 +1,216 @@
+//! Unit tests of the OpenAI-dialect conversions.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use switchyard_sse::Event;
+use switchyard_types::ChatRequest;
+
+use crate::adapter::{ConvertError, Emit, StreamStep, Target};
+use crate::{Provider, adapter};
+
+fn target() -> Target<'static> {
+    Target {
+        base_url: "http://up/v1/",
+        key: "sk-up",
+        upstream_model: "gpt-4-0613",
+    }
+}
+
+fn run(
+    provider: Provider,
+    frames: &[&str],
+) -> (Vec<Value>, Option<switchyard_types::Usage>, String, bool) {
+    let mut conv = adapter(provider).stream_converter("gpt-4");
+    let mut emit = Emit::default();
+    let mut chunks = Vec::new();
+    let mut usage = None;
+    let mut text = String::new();
+    let mut done = false;
+    for f in frames {
+        emit.clear();
+        let step = conv
+            .event(
+                &Event {
+                    event: None,
+                    data: (*f).to_owned(),
+                },
+                &mut emit,
+            )
+            .unwrap();
+        chunks.extend(
+            emit.chunks
+                .iter()
+                .map(|c| serde_json::from_slice::<Value>(c).unwrap()),
+        );
+        if emit.usage.is_some() {
+            usage = emit.usage.clone();
+        }
+        text.push_str(&emit.text);
+        done |= step == StreamStep::Done;
+    }
+    (chunks, usage, text, done)
+}
+
+#[test]
+fn request_rewrites_only_model_and_keeps_unknown_fields() {
+    let req: ChatRequest = serde_json::from_value(json!({
+        "model": "gpt-4", "messages": [{"role":"user","content":"hi"}],
+        "temperature": 1.5, "seed": 7, "x_vendor": {"a": [1]}
+    }))
+    .unwrap();
+    let out = adapter(Provider::OpenAi)
+        .chat_request(&req, &target())
+        .unwrap();
+    assert_eq!(out.url, "http://up/v1/chat/completions");
+    assert!(
+        out.headers
+            .contains(&("authorization", "Bearer sk-up".to_owned()))
+    );
+    let body: Value = serde_json::from_slice(&out.body).unwrap();
+    assert_eq!(
+        body,
+        json!({"model": "gpt-4-0613", "messages": [{"role":"user","content":"hi"}],
+               "temperature": 1.5, "seed": 7, "x_vendor": {"a": [1]}})
+    );
+}
+
+#[test]
+fn streams_to_openai_always_ask_for_usage() {
+    let req: ChatRequest = serde_json::from_value(json!({
+        "model": "gpt-4", "messages": [], "stream": true
+    }))
+    .unwrap();
+    let out = adapter(Provider::OpenAi)
+        .chat_request(&req, &target())
+        .unwrap();
+    let body: Value = serde_json::from_slice(&out.body).unwrap();
+    assert_eq!(body["stream_options"], json!({"include_usage": true}));
+    // StepFun reports usage on its own; its request is left as the client sent it.
+    let out = adapter(Provider::StepFun)
+        .chat_request(&req, &target())
+        .unwrap();
+    let body: Value = serde_json::from_slice(&out.body).unwrap();
+    assert!(body.get("stream_options").is_none());
+}
+
+#[test]
+fn moonshot_temperature_is_clamped() {
+    let req: ChatRequest = serde_json::from_value(json!({
+        "model": "m", "messages": [], "temperature": 1.8
+    }))
+    .unwrap();
+    let out = adapter(Provider::Moonshot)
+        .chat_request(&req, &target())
+        .unwrap();
+    let body: Value = serde_json::from_slice(&out.body).unwrap();
+    assert_eq!(body["temperature"], json!(1.0));
+}
+
+#[test]
+fn openai_stream_passes_chunks_through_and_drops_the_usage_chunk() {
+    let c1 = r#"{"id":"c1","object":"chat.completion.chunk","created":5,"model":"gpt-4-0613","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#;
+    let c2 = r#"{"id":"c1","object":"chat.completion.chunk","created":5,"model":"gpt-4-0613","choices":[{"index":0,"delta":{"content":"Hel\"lo"},"finish_reason":null}]}"#;
+    let c3 = r#"{"id":"c1","object":"chat.completion.chunk","created":5,"model":"gpt-4-0613","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
+    let (chunks, usage, text, done) = run(Provider::OpenAi, &[c1, c2, c3, "[DONE]"]);
+    assert_eq!(chunks.len(), 2);
+    assert_eq!(chunks[1], serde_json::from_str::<Value>(c2).unwrap());
+    assert_eq!(usage.unwrap().total_tokens, 5);
+    assert_eq!(text, "Hel\"lo");
+    assert!(done);
+}
+
+#[test]
+fn stepfun_cumulative_usage_is_replaced_not_summed_and_quirks_repaired() {
+    let f = |content: &str, finish: &str, n: u64| {
+        format!(
+            r#"{{"id":"s","object":"chat.completion.chunk","created":1,"model":"step-1-8k","choices":[{{"index":0,"delta":{{"role":"","content":"{content}"}},"finish_reason":"{finish}"}}],"usage":{{"prompt_tokens":83,"completion_tokens":{n},"total_tokens":{}}}}}"#,
+            83 + n
+        )
+    };
+    let frames = [f("a", "", 1), f("b", "", 2), f("", "stop", 3)];
+    let refs: Vec<&str> = frames
+        .iter()
+        .map(String::as_str)
+        .chain(["[DONE]"])
+        .collect();
+    let (chunks, usage, _, _) = run(Provider::StepFun, &refs);
+    let usage = usage.unwrap();
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (83, 3));
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    assert_eq!(chunks[0]["choices"][0]["finish_reason"], Value::Null);
+    assert!(chunks[1]["choices"][0]["delta"].get("role").is_none());
+    assert_eq!(chunks[2]["choices"][0]["finish_reason"], "stop");
+    assert!(chunks.iter().all(|c| c.get("usage").is_none()));
+}
+
+#[test]
+fn moonshot_usage_inside_choice_is_read_once_and_removed() {
+    let c1 = r#"{"id":"m","object":"chat.completion.chunk","created":1,"model":"moonshot-v1-8k","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#;
+    let c2 = r#"{"id":"m","object":"chat.completion.chunk","created":1,"model":"moonshot-v1-8k","choices":[{"index":0,"delta":{},"finish_reason":"stop","usage":{"prompt_tokens":39,"completion_tokens":211,"total_tokens":250}}]}"#;
+    let (chunks, usage, _, _) = run(Provider::Moonshot, &[c1, c2, "[DONE]"]);
+    assert_eq!(usage.unwrap().total_tokens, 250);
+    assert!(chunks[1]["choices"][0].get("usage").is_none());
+    assert_eq!(chunks[1]["choices"][0]["finish_reason"], "stop");
+}
+
+#[test]
+fn error_inside_stream_and_bad_json_are_errors() {
+    let mut conv = adapter(Provider::OpenAi).stream_converter("gpt-4");
+    let mut emit = Emit::default();
+    let err = conv
+        .event(
+            &Event {
+                event: None,
+                data: r#"{"error":{"message":"overloaded","type":"server_error"}}"#.into(),
+            },
+            &mut emit,
+        )
+        .unwrap_err();
+    assert!(matches!(err, ConvertError::Upstream(e) if e.message == "overloaded"));
+    let err = conv
+        .event(
+            &Event {
+                event: None,
+                data: "{not json".into(),
+            },
+            &mut emit,
+        )
+        .unwrap_err();
+    assert!(matches!(err, ConvertError::Protocol(_)));
+}
+
+#[test]
+fn non_stream_usage_and_errors() {
+    let body = Bytes::from_static(br#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#);
+    let out = adapter(Provider::OpenAi)
+        .chat_response(body.clone())
+        .unwrap();
+    assert_eq!(out.body, body);
+    assert_eq!(out.usage.unwrap().completion_tokens, 2);
+    assert!(out.text_for_count.is_none());
+    let no_usage = Bytes::from_static(
+        br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"hello"}}]}"#,
+    );
+    assert_eq!(
+        adapter(Provider::OpenAi)
+            .chat_response(no_usage)
+            .unwrap()
+            .text_for_count
+            .as_deref(),
+        Some("hello")
+    );
+    let e = adapter(Provider::Moonshot).error(
+        401,
+        br#"{"error":{"message":"Invalid Authentication","type":"invalid_authentication_error"}}"#,
+    );
+    assert_eq!(
+        (e.message.as_str(), e.kind.as_deref(), e.code),
+        (
+            "Invalid Authentication",
+            Some("invalid_authentication_error"),
+            None
+        )
+    );
+    let e = adapter(Provider::OpenAi).error(502, b"<html>bad gateway</html>");
+    assert_eq!(e.message, "<html>bad gateway</html>");
+}

@@ -1,0 +1,97 @@
+//! The closed set of provider kinds a channel can be, with their defaults.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A provider kind, as written in a channel's `provider =`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    /// OpenAI itself.
+    OpenAi,
+    /// Any server speaking the OpenAI dialect (vLLM, Ollama, llama.cpp, DeepSeek…).
+    OpenAiCompatible,
+    /// Moonshot (Kimi): OpenAI dialect, usage inside `choices[0]` in streams.
+    Moonshot,
+    /// StepFun: OpenAI dialect, cumulative usage in every stream chunk.
+    StepFun,
+}
+
+impl Provider {
+    /// Every kind, for listings and validation messages.
+    pub const ALL: [Provider; 4] = [
+        Provider::OpenAi,
+        Provider::OpenAiCompatible,
+        Provider::Moonshot,
+        Provider::StepFun,
+    ];
+
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
+            Self::OpenAiCompatible => "openai-compatible",
+            Self::Moonshot => "moonshot",
+            Self::StepFun => "stepfun",
+        }
+    }
+
+    /// The base URL used when a channel gives none.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            Self::OpenAi => Some("https://api.openai.com/v1"),
+            Self::OpenAiCompatible => None,
+            Self::Moonshot => Some("https://api.moonshot.cn/v1"),
+            Self::StepFun => Some("https://api.stepfun.com/v1"),
+        }
+    }
+
+    /// Models a channel of this kind serves when its `models` list is empty.
+    pub fn default_models(self) -> &'static [&'static str] {
+        match self {
+            Self::OpenAi => &[
+                "gpt-3.5-turbo",
+                "gpt-3.5-turbo-16k",
+                "gpt-4",
+                "gpt-4-32k",
+                "gpt-4-turbo",
+                "gpt-4o",
+                "gpt-4o-mini",
+                "text-embedding-ada-002",
+                "text-embedding-3-small",
+                "text-embedding-3-large",
+            ],
+            Self::OpenAiCompatible => &[],
+            Self::Moonshot => &["moonshot-v1-8k", "moonshot-v1-32k", "moonshot-v1-128k"],
+            Self::StepFun => &[
+                "step-1-8k",
+                "step-1-32k",
+                "step-1-128k",
+                "step-1-256k",
+                "step-1-flash",
+                "step-2-16k",
+                "step-1v-8k",
+                "step-1v-32k",
+            ],
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Provider {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<_> = Self::ALL.iter().map(|p| p.as_str()).collect();
+                format!("unknown provider `{s}` (known: {})", known.join(", "))
+            })
+    }
+}
