@@ -1,1 +1,28 @@
-//! placeholder
+//! Faithful simulators of upstream LLM provider APIs, used by Switchyard's tests, demo and
+//! benchmarks instead of mocks.
+//!
+//! A simulator checks credentials the way its provider does and answers in the provider's exact
+//! framing, deterministically, with programmable faults ([`Fault`], see [`fault`] for the
+//! `sim_fault:` prompt grammar). Each simulator is spawned on a local port and observed through a
+//! [`SimHandle`].
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use switchyard_sim::{Fault, Flavor, OpenAiSimConfig, spawn_openai};
+//! let sim = spawn_openai(OpenAiSimConfig::new(Flavor::OpenAi, "sk-test")).await?;
+//! sim.push_fault(Fault::status(503));
+//! println!("{}", sim.base_url()); // http://127.0.0.1:PORT/v1
+//! # Ok(()) }
+//! ```
+//!
+//! Modules: [`openai`] (OpenAI, Moonshot and StepFun dialects); shared plumbing in [`fault`],
+//! [`handle`] and [`script`] for the simulators still to come.
+
+pub mod fault;
+pub mod handle;
+pub mod openai;
+pub mod script;
+
+pub use fault::{FAULT_MARKER, Fault, FaultSpecError};
+pub use handle::{SimHandle, SimState, StreamGuard, StreamOutcome, serve};
+pub use openai::{Flavor, OpenAiSimConfig, openai_router, spawn_openai, spawn_openai_on};

@@ -1,1 +1,91 @@
-fn main() {}
+//! `switchyard-sim`: runs one simulator until SIGTERM or Ctrl-C.
+//!
+//! ```text
+//! switchyard-sim <openai|moonshot|stepfun> [--listen 127.0.0.1:0] [--key sk-sim]
+//!     [--models a,b] [--latency-ms N] [--chunks N] [--chunk-interval-ms N]
+//! ```
+//! The first stdout line is exactly `listening on http://IP:PORT`; logs go to stderr.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::net::SocketAddr;
+
+use clap::Parser;
+use switchyard_sim::{Flavor, OpenAiSimConfig, spawn_openai_on};
+
+/// Command-line arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchyard-sim",
+    about = "Faithful simulator of an upstream LLM API"
+)]
+struct Args {
+    /// Provider dialect: openai, moonshot or stepfun.
+    flavor: Flavor,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// The only accepted bearer key.
+    #[arg(long, default_value = "sk-sim")]
+    key: String,
+    /// Comma-separated known models (empty accepts any model).
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
+    /// Delay before the headers (non-stream) or the first chunk (stream).
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Pieces (tokens) per answer.
+    #[arg(long, default_value_t = 5)]
+    chunks: usize,
+    /// Delay between stream chunks.
+    #[arg(long, default_value_t = 0)]
+    chunk_interval_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let mut cfg = OpenAiSimConfig::new(args.flavor, args.key);
+    cfg.models = args.models.into_iter().filter(|m| !m.is_empty()).collect();
+    cfg.latency_ms = args.latency_ms;
+    cfg.chunks = args.chunks;
+    cfg.chunk_interval_ms = args.chunk_interval_ms;
+
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let handle = spawn_openai_on(listener, cfg).await;
+    announce(handle.addr())?;
+    tracing::info!(flavor = %args.flavor, addr = %handle.addr(), "simulator running");
+
+    shutdown_signal().await?;
+    tracing::info!("shutting down");
+    handle.shutdown();
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn announce(addr: SocketAddr) -> std::io::Result<()> {
+    println!("listening on http://{addr}");
+    std::io::stdout().flush()
+}
+
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            res = tokio::signal::ctrl_c() => res,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
