@@ -1,1 +1,123 @@
-//! placeholder
+//! The Switchyard HTTP application.
+//!
+//! Built apart from run: [`app`] gives the `Router` (tests drive it with `oneshot`), [`serve`]
+//! runs it on a bound listener until a shutdown future resolves, then drains: stop accepting,
+//! let open requests finish until the grace deadline, end what is still open, flush usage.
+
+mod admin;
+mod auth;
+mod error;
+mod gate;
+mod models;
+mod relay;
+mod state;
+mod usage;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde_json::json;
+
+pub use admin::{CreateKey, create_key, key_json};
+pub use error::ApiError;
+pub use state::{AppState, StartError};
+
+/// The router with every endpoint.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(relay::chat_completions))
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/{model}", get(models::get))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/admin/keys", post(admin::post_key).get(admin::list_keys))
+        .route("/admin/keys/{id}", delete(admin::delete_key))
+        .route("/admin/usage", get(admin::usage))
+        .route("/admin/channels", get(admin::channels))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(gate::request_id))
+        .with_state(state)
+}
+
+async fn healthz() -> Response {
+    axum::Json(json!({"status": "ok"})).into_response()
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.inner.shutdown.is_cancelled() {
+        return ApiError::unavailable("shutting down").into_response();
+    }
+    match state.inner.store.ping().await {
+        Ok(()) => axum::Json(json!({"status": "ready"})).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_request_error",
+        Some("unknown_url"),
+        "Unknown request URL. Please check the URL and method.",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request_error",
+        Some("method_not_allowed"),
+        "This method is not allowed on this URL.",
+    )
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains within the configured
+/// grace period, flushes the usage log and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = Duration::from_secs(state.inner.config.server.shutdown_grace_secs);
+    let inner = state.inner.clone();
+    let signal = {
+        let inner = inner.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutdown: no longer accepting; draining open requests");
+            inner.shutdown.cancel();
+            let deadline = inner.deadline.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                deadline.cancel();
+            });
+        }
+    };
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
+    let server = server.into_future();
+    tokio::pin!(server);
+    let result = tokio::select! {
+        r = &mut server => r,
+        // Open connections got the grace period and a moment to write their final events.
+        _ = async { inner.deadline.cancelled().await; tokio::time::sleep(Duration::from_secs(2)).await } => {
+            tracing::warn!("shutdown: connections still open after the grace period; closing");
+            Ok(())
+        }
+    };
+    inner.tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), inner.tasks.wait()).await;
+    inner.usage.flush().await;
+    tracing::info!("shutdown: usage flushed");
+    result
+}
+
+/// Writes queued usage rows now (tests use this before reading the log).
+pub async fn flush_usage(state: &AppState) {
+    state.inner.usage.flush().await;
+}

@@ -1,0 +1,142 @@
+//! What every API request passes through: the request id, the body limit, key admission, and
+//! the usage row of a request refused before it was billed.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use bytes::Bytes;
+use switchyard_store::{ApiKey, UsageRow};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The request's id: the client's `x-request-id`, or a new UUIDv7.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
+/// Middleware: assigns the request id and echoes it on every response.
+pub(crate) async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut res = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Reads the body up to the configured limit (413 above it).
+pub(crate) async fn read_body(state: &AppState, body: Body) -> Result<Bytes, ApiError> {
+    let limit = state.inner.config.server.max_body_bytes;
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            Some("request_too_large"),
+            format!("The request body is larger than this gateway accepts ({limit} bytes)."),
+        )
+    })
+}
+
+/// Key status, expiry, model allow-list and rate limit.
+pub(crate) fn admit(state: &AppState, key: &ApiKey, model: &str) -> Result<(), ApiError> {
+    if key.revoked {
+        return Err(ApiError::forbidden(
+            "key_revoked",
+            "This API key has been revoked.",
+        ));
+    }
+    if key.expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
+        return Err(ApiError::forbidden(
+            "key_expired",
+            "This API key has expired.",
+        ));
+    }
+    if let Some(models) = &key.models {
+        if !models.iter().any(|m| m == model) {
+            let mut e = ApiError::forbidden(
+                "model_not_allowed",
+                format!("This API key may not use the model `{model}`."),
+            );
+            e.param = Some("model".into());
+            return Err(e);
+        }
+    }
+    if let Some(rpm) = key.rpm.filter(|r| *r > 0) {
+        if let Err(secs) = state.inner.limiter.check(key.id, rpm as u64, now_ms()) {
+            return Err(ApiError::rate_limited(
+                secs,
+                format!("Rate limit reached: this key allows {rpm} requests per minute."),
+            ));
+        }
+    }
+    if key
+        .quota_micros
+        .is_some_and(|q| state.inner.ledger.used(key.id).unwrap_or(key.used_micros) >= q)
+    {
+        return Err(ApiError::forbidden(
+            "insufficient_quota",
+            "This API key has used all of its quota.",
+        ));
+    }
+    Ok(())
+}
+
+/// What is known of a request before it was billed.
+#[derive(Debug, Default)]
+pub(crate) struct Attempt {
+    pub(crate) key_id: Option<i64>,
+    pub(crate) model: Option<String>,
+    pub(crate) stream: bool,
+    /// A [`crate::relay::Billing`] took over the usage row.
+    pub(crate) billed: bool,
+}
+
+/// Writes the usage row of a request refused before billing (400/401/403/404/413/429).
+pub(crate) fn log_rejection(
+    state: &AppState,
+    rid: &RequestId,
+    endpoint: &str,
+    a: &Attempt,
+    e: &ApiError,
+    started: Instant,
+) {
+    if a.billed {
+        return;
+    }
+    state.inner.usage.record(UsageRow {
+        request_id: rid.0.clone(),
+        created_at: chrono::Utc::now(),
+        key_id: a.key_id,
+        channel_id: None,
+        endpoint: endpoint.to_owned(),
+        requested_model: a.model.clone().unwrap_or_default(),
+        upstream_model: None,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        total_tokens: 0,
+        estimated: false,
+        cost_micros: 0,
+        latency_ms: started.elapsed().as_millis() as i64,
+        ttft_ms: None,
+        status: i64::from(e.status.as_u16()),
+        error_code: e.code.clone(),
+        stream: a.stream,
+    });
+}

@@ -1,0 +1,144 @@
+//! Settlement of one request, exactly once: the quota reservation is released and charged, the
+//! channel and model are recorded, and one usage row is queued, whatever the outcome. Dropping an
+//! unfinished [`Billing`] (the client went away while the gateway waited) settles it as 499.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use switchyard_core::meter::Metered;
+use switchyard_core::quota::Reservation;
+use switchyard_store::{ApiKey, UsageRow};
+
+use crate::state::AppState;
+
+/// Status recorded when the client disconnected first (nginx's convention).
+pub(crate) const CLIENT_CLOSED: u16 = 499;
+
+/// Settlement state of one request.
+pub(crate) struct Billing {
+    state: AppState,
+    key: Arc<ApiKey>,
+    request_id: String,
+    endpoint: &'static str,
+    requested_model: String,
+    upstream_model: Option<String>,
+    channel_id: Option<i64>,
+    local_prompt: u64,
+    reservation: Option<Reservation>,
+    started: Instant,
+    ttft: Option<Duration>,
+    stream: bool,
+    contacted: bool,
+}
+
+impl Billing {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        state: AppState,
+        key: Arc<ApiKey>,
+        request_id: String,
+        endpoint: &'static str,
+        requested_model: String,
+        local_prompt: u64,
+        reservation: Reservation,
+        stream: bool,
+        started: Instant,
+    ) -> Self {
+        Self {
+            state,
+            key,
+            request_id,
+            endpoint,
+            requested_model,
+            upstream_model: None,
+            channel_id: None,
+            local_prompt,
+            reservation: Some(reservation),
+            started,
+            ttft: None,
+            stream,
+            contacted: false,
+        }
+    }
+
+    /// Records which channel and upstream model the current attempt uses.
+    pub(crate) fn attempt(&mut self, channel_id: i64, upstream_model: &str) {
+        self.channel_id = Some(channel_id);
+        self.upstream_model = Some(upstream_model.to_owned());
+        self.contacted = true;
+    }
+
+    /// Records the time to the first byte sent to the client.
+    pub(crate) fn first_token(&mut self) {
+        if self.ttft.is_none() {
+            self.ttft = Some(self.started.elapsed());
+        }
+    }
+
+    /// The prompt count made locally.
+    pub(crate) fn local_prompt(&self) -> u64 {
+        self.local_prompt
+    }
+
+    /// Settles with the given counts and outcome.
+    pub(crate) fn finish(mut self, m: Metered, status: u16, error_code: Option<&str>) {
+        self.settle(m, status, error_code);
+    }
+
+    /// Settles a request that produced nothing billable.
+    pub(crate) fn fail(mut self, status: u16, error_code: Option<&str>) {
+        self.settle(Metered::default(), status, error_code);
+    }
+
+    fn settle(&mut self, m: Metered, status: u16, error_code: Option<&str>) {
+        let Some(reservation) = self.reservation.take() else {
+            return;
+        };
+        let price = self
+            .state
+            .inner
+            .prices
+            .lookup(&self.requested_model, self.upstream_model.as_deref());
+        let cost = price.cost_micros(m.prompt, m.completion, m.cached);
+        reservation.settle(cost);
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.state.inner.usage.record(UsageRow {
+            request_id: std::mem::take(&mut self.request_id),
+            created_at: chrono::Utc::now(),
+            key_id: Some(self.key.id),
+            channel_id: self.channel_id,
+            endpoint: self.endpoint.to_owned(),
+            requested_model: std::mem::take(&mut self.requested_model),
+            upstream_model: self.upstream_model.take(),
+            prompt_tokens: as_i64(m.prompt),
+            completion_tokens: as_i64(m.completion),
+            total_tokens: as_i64(m.total()),
+            estimated: m.estimated,
+            cost_micros: cost,
+            latency_ms: as_i64(self.started.elapsed().as_millis() as u64),
+            ttft_ms: self.ttft.map(|d| as_i64(d.as_millis() as u64)),
+            status: i64::from(status),
+            error_code: error_code.map(str::to_owned),
+            stream: self.stream,
+        });
+    }
+}
+
+impl Drop for Billing {
+    fn drop(&mut self) {
+        if self.reservation.is_some() {
+            // The client left while the gateway waited on the upstream: the prompt was most
+            // likely processed, so it is billed as estimated; nothing else is known.
+            let m = if self.contacted {
+                Metered {
+                    prompt: self.local_prompt,
+                    estimated: true,
+                    ..Metered::default()
+                }
+            } else {
+                Metered::default()
+            };
+            self.settle(m, CLIENT_CLOSED, Some("client_closed"));
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! `POST /v1/chat/completions`: admission, routing, failover, and the answer.
+//!
+//! Order of checks: body size (413), key (401), JSON and required fields (400), key status,
+//! expiry and allow-list (403), rate limit (429), model served (404), quota reservation (403).
+//! Then channels are tried in routing order until one answers; failover happens only before
+//! the first byte reaches the client.
+
+mod billing;
+mod stream;
+pub(crate) mod upstream;
+
+use std::time::{Duration, Instant};
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::Value;
+use switchyard_core::meter::Meter;
+use switchyard_core::tokens;
+use switchyard_providers::{ConvertError, Target, adapter};
+use switchyard_types::ChatRequest;
+
+pub(crate) use billing::Billing;
+use upstream::Failure;
+
+use crate::error::ApiError;
+use crate::gate::{self, RequestId};
+use crate::state::AppState;
+
+/// The chat completions handler.
+pub(crate) async fn chat_completions(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let mut ctx = gate::Attempt::default();
+    match chat(&state, &rid, &headers, body, started, &mut ctx).await {
+        Ok(r) => r,
+        Err(e) => {
+            gate::log_rejection(&state, &rid, "chat/completions", &ctx, &e, started);
+            e.into_response()
+        }
+    }
+}
+
+async fn chat(
+    state: &AppState,
+    rid: &RequestId,
+    headers: &HeaderMap,
+    body: Body,
+    started: Instant,
+    ctx: &mut gate::Attempt,
+) -> Result<Response, ApiError> {
+    let bytes = gate::read_body(state, body).await?;
+    let key = crate::auth::client_key(state, headers).await?;
+    ctx.key_id = Some(key.id);
+    let req = parse_chat(&bytes)?;
+    ctx.model = Some(req.model.clone());
+    ctx.stream = req.is_stream();
+    gate::admit(state, &key, &req.model)?;
+    let routes = state.routes();
+    if !routes.serves(&req.model) {
+        return Err(ApiError::model_not_found(&req.model));
+    }
+
+    // Reserve the estimated cost before anything is forwarded.
+    let prompt = tokens::count_prompt(&req.model, &req.messages, req.tools.as_deref());
+    let output = req
+        .output_limit()
+        .unwrap_or(0)
+        .saturating_mul(req.choices());
+    let price = state.inner.prices.lookup(&req.model, None);
+    let estimate = price.cost_micros(prompt, output, 0);
+    let reservation = state
+        .inner
+        .ledger
+        .reserve(key.id, key.quota_micros, key.used_micros, estimate)
+        .map_err(|e| {
+            ApiError::forbidden(
+                "insufficient_quota",
+                format!(
+                    "This key's quota cannot cover the request (estimated {} µUSD, remaining {} µUSD).",
+                    estimate, e.remaining_micros
+                ),
+            )
+        })?;
+    ctx.billed = true;
+    let mut billing = Billing::new(
+        state.clone(),
+        key,
+        rid.0.clone(),
+        "chat/completions",
+        req.model.clone(),
+        prompt,
+        reservation,
+        req.is_stream(),
+        started,
+    );
+
+    let cfg = &state.inner.config.upstream;
+    let first_byte = Duration::from_millis(cfg.first_byte_timeout_ms);
+    let now_ms = gate::now_ms();
+    let candidates = routes.candidates(&req.model, now_ms, &mut rand::rng());
+    let mut last: Option<Failure> = None;
+    for ch in candidates.iter().take(cfg.max_attempts) {
+        let upstream_model = ch.upstream_model(&req.model).to_owned();
+        let adapter = adapter(ch.provider);
+        let target = Target {
+            base_url: &ch.base_url,
+            key: ch.key.expose(),
+            upstream_model: &upstream_model,
+        };
+        let ureq = match adapter.chat_request(&req, &target) {
+            Ok(r) => r,
+            Err(ConvertError::BadRequest { message, param }) => {
+                let e = ApiError::bad_request(message, param.as_deref());
+                billing.fail(400, Some("invalid_request"));
+                return Err(e);
+            }
+            Err(e) => {
+                last = Some(Failure::Protocol(format!("{e:?}")));
+                continue;
+            }
+        };
+        billing.attempt(ch.id, &upstream_model);
+        let result = tokio::select! {
+            r = attempt(state, adapter, ureq, &req, first_byte) => r,
+            _ = state.inner.deadline.cancelled() => Err(Failure::Shutdown),
+        };
+        match result {
+            Ok(Answer::Json(body, meter)) => {
+                ch.record_success();
+                let mut meter = meter;
+                let m = meter.finish(billing.local_prompt());
+                billing.first_token();
+                billing.finish(m, 200, None);
+                let mut res = (StatusCode::OK, body).into_response();
+                res.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                return Ok(res);
+            }
+            Ok(Answer::Stream(started_stream)) => {
+                ch.record_success();
+                return Ok(stream::respond(
+                    state,
+                    started_stream,
+                    billing,
+                    req.wants_usage(),
+                ));
+            }
+            Err(f) => {
+                let f = f.masked(ch.key.expose());
+                tracing::warn!(channel = %ch.name, failure = ?f, request_id = %rid.0, "upstream attempt failed");
+                if f.retryable() {
+                    ch.record_failure(now_ms, cfg.failure_threshold, cfg.cooldown_secs * 1000);
+                    last = Some(f);
+                    continue;
+                }
+                let e = f.to_api_error();
+                billing.fail(e.status.as_u16(), Some(f.label()));
+                return Err(e);
+            }
+        }
+    }
+    let f = last.unwrap_or_else(|| Failure::Connect("no channel could be tried".into()));
+    let e = f.to_api_error();
+    billing.fail(e.status.as_u16(), Some(f.label()));
+    Err(e)
+}
+
+enum Answer {
+    Json(Bytes, Meter),
+    Stream(stream::Started),
+}
+
+async fn attempt(
+    state: &AppState,
+    adapter: &'static dyn switchyard_providers::Adapter,
+    ureq: switchyard_providers::UpstreamRequest,
+    req: &ChatRequest,
+    first_byte: Duration,
+) -> Result<Answer, Failure> {
+    let resp = upstream::send(state, ureq, first_byte).await?;
+    if !resp.status().is_success() {
+        return Err(upstream::status_failure(resp, adapter, first_byte).await);
+    }
+    if req.is_stream() {
+        let idle = Duration::from_millis(state.inner.config.upstream.idle_timeout_ms);
+        return stream::start(resp, adapter, &req.model, first_byte, idle)
+            .await
+            .map(Answer::Stream);
+    }
+    let body = match tokio::time::timeout(first_byte, resp.bytes()).await {
+        Err(_) => {
+            return Err(Failure::Timeout(
+                "upstream answer did not complete in time".into(),
+            ));
+        }
+        Ok(Err(e)) => return Err(upstream::classify(&e)),
+        Ok(Ok(b)) => b,
+    };
+    let out = adapter.chat_response(body).map_err(convert_failure)?;
+    let mut meter = Meter::new(&req.model);
+    match out.usage {
+        Some(u) => meter.report(u),
+        None => meter.text(out.text_for_count.as_deref().unwrap_or("")),
+    }
+    Ok(Answer::Json(out.body, meter))
+}
+
+/// A conversion failure of an upstream answer.
+pub(crate) fn convert_failure(e: ConvertError) -> Failure {
+    match e {
+        ConvertError::Upstream(err) => Failure::Status {
+            err,
+            retry_after: None,
+        },
+        ConvertError::Protocol(m) => Failure::Protocol(m),
+        ConvertError::BadRequest { message, .. } => Failure::Protocol(message),
+    }
+}
+
+/// Parses and checks a chat request; every problem is a 400 naming the parameter.
+pub(crate) fn parse_chat(bytes: &[u8]) -> Result<ChatRequest, ApiError> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(
+            format!("We could not parse the JSON body of your request: {e}"),
+            None,
+        )
+    })?;
+    let Some(obj) = v.as_object() else {
+        return Err(ApiError::bad_request(
+            "The request body must be a JSON object.",
+            None,
+        ));
+    };
+    match obj.get("model") {
+        Some(Value::String(m)) if !m.is_empty() => {}
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "`model` must be a non-empty string.",
+                Some("model"),
+            ));
+        }
+        None => {
+            return Err(ApiError::bad_request(
+                "you must provide a model parameter",
+                Some("model"),
+            ));
+        }
+    }
+    match obj.get("messages") {
+        Some(Value::Array(a)) if !a.is_empty() => {}
+        Some(Value::Array(_)) => {
+            return Err(ApiError::bad_request(
+                "`messages` must not be empty.",
+                Some("messages"),
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "`messages` must be an array.",
+                Some("messages"),
+            ));
+        }
+        None => {
+            return Err(ApiError::bad_request(
+                "Missing required parameter: 'messages'.",
+                Some("messages"),
+            ));
+        }
+    }
+    serde_json::from_value(v)
+        .map_err(|e| ApiError::bad_request(format!("Invalid request: {e}"), None))
+}

@@ -1,0 +1,287 @@
+//! The stream pipeline: wait for the upstream's first chunk (so failover stays possible), then
+//! pump upstream events to the client through a bounded channel.
+//!
+//! The pump sends keep-alive comments while the upstream is silent, ends the stream with an
+//! OpenAI error object when the upstream fails, goes idle past the limit, or the shutdown
+//! deadline passes, and notices a client that went away (the channel closes), which drops the
+//! upstream response and so cancels the upstream request. In every case the usage produced so
+//! far is settled once.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use switchyard_core::meter::Meter;
+use switchyard_providers::{Adapter, Emit, StreamConverter, StreamStep};
+use switchyard_sse::{DONE_FRAME, Decoder, KEEPALIVE_FRAME, data_frame};
+use switchyard_types::ErrorBody;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::billing::{Billing, CLIENT_CLOSED};
+use super::upstream::{Failure, classify};
+use crate::state::AppState;
+
+/// Largest single SSE event accepted from an upstream.
+const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// An upstream stream whose first chunk has arrived.
+pub(crate) struct Started {
+    body: BoxStream<'static, reqwest::Result<Bytes>>,
+    decoder: Decoder,
+    converter: Box<dyn StreamConverter>,
+    meter: Meter,
+    first: Vec<Bytes>,
+    done: bool,
+    idle: Duration,
+}
+
+/// Reads until the first canonical chunk; any failure before it may fail over.
+pub(crate) async fn start(
+    resp: reqwest::Response,
+    adapter: &'static dyn Adapter,
+    requested_model: &str,
+    first_byte: Duration,
+    idle: Duration,
+) -> Result<Started, Failure> {
+    let mut s = Started {
+        body: resp.bytes_stream().boxed(),
+        decoder: Decoder::new(MAX_EVENT_BYTES),
+        converter: adapter.stream_converter(requested_model),
+        meter: Meter::new(requested_model),
+        first: Vec::new(),
+        done: false,
+        idle,
+    };
+    let deadline = Instant::now() + first_byte;
+    let mut emit = Emit::default();
+    while s.first.is_empty() && !s.done {
+        let next = tokio::time::timeout_at(deadline, s.body.next())
+            .await
+            .map_err(|_| Failure::Timeout("the upstream sent no stream data in time".into()))?;
+        let chunk = match next {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => return Err(classify(&e)),
+            None => {
+                let mut tail = Vec::new();
+                s.first = process_end(&mut s, &mut emit, &mut tail)?;
+                if !s.done && s.first.is_empty() {
+                    return Err(Failure::Protocol(
+                        "the upstream closed the stream before its first chunk".into(),
+                    ));
+                }
+                break;
+            }
+        };
+        let mut frames = Vec::new();
+        process(&mut s, &chunk, &mut emit, &mut frames)?;
+        s.first = frames;
+    }
+    Ok(s)
+}
+
+/// Feeds bytes through decoder and converter; appends framed chunks to `frames`.
+fn process(
+    s: &mut Started,
+    chunk: &[u8],
+    emit: &mut Emit,
+    frames: &mut Vec<Bytes>,
+) -> Result<(), Failure> {
+    let mut events = Vec::new();
+    s.decoder
+        .feed(chunk, &mut events)
+        .map_err(|e| Failure::Protocol(e.to_string()))?;
+    convert(s, &events, emit, frames)
+}
+
+fn process_end(
+    s: &mut Started,
+    emit: &mut Emit,
+    frames: &mut Vec<Bytes>,
+) -> Result<Vec<Bytes>, Failure> {
+    let mut events = Vec::new();
+    s.decoder
+        .finish(&mut events)
+        .map_err(|e| Failure::Protocol(e.to_string()))?;
+    convert(s, &events, emit, frames)?;
+    Ok(std::mem::take(frames))
+}
+
+fn convert(
+    s: &mut Started,
+    events: &[switchyard_sse::Event],
+    emit: &mut Emit,
+    frames: &mut Vec<Bytes>,
+) -> Result<(), Failure> {
+    for ev in events {
+        if s.done {
+            break;
+        }
+        emit.clear();
+        let step = s
+            .converter
+            .event(ev, emit)
+            .map_err(super::convert_failure)?;
+        if let Some(u) = emit.usage.take() {
+            s.meter.report(u);
+        }
+        if !s.meter.has_report() {
+            s.meter.text(&emit.text);
+        }
+        frames.extend(emit.chunks.drain(..).map(|c| data_frame(&c)));
+        if step == StreamStep::Done {
+            s.done = true;
+        }
+    }
+    Ok(())
+}
+
+/// How a stream ended.
+enum End {
+    Complete,
+    Failed(Failure),
+    IdleTimeout,
+    ClientGone,
+    Shutdown,
+}
+
+/// Builds the SSE response and spawns the pump.
+pub(crate) fn respond(
+    state: &AppState,
+    s: Started,
+    mut billing: Billing,
+    wants_usage: bool,
+) -> Response {
+    let (tx, rx) = mpsc::channel::<Bytes>(32);
+    let keepalive = Duration::from_secs(state.inner.config.server.keepalive_secs.max(1));
+    let deadline = state.inner.deadline.clone();
+    billing.first_token();
+    state
+        .inner
+        .tasks
+        .spawn(pump(s, tx, billing, wants_usage, keepalive, deadline));
+    let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
+    let mut res = Response::new(body);
+    *res.status_mut() = StatusCode::OK;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    res
+}
+
+async fn pump(
+    mut s: Started,
+    tx: mpsc::Sender<Bytes>,
+    billing: Billing,
+    wants_usage: bool,
+    keepalive: Duration,
+    deadline: tokio_util::sync::CancellationToken,
+) {
+    let mut emit = Emit::default();
+    let mut frames = std::mem::take(&mut s.first);
+    let mut idle_at = Instant::now() + s.idle;
+    let mut ticker = tokio::time::interval_at(Instant::now() + keepalive, keepalive);
+    let end = 'outer: loop {
+        for f in frames.drain(..) {
+            if tx.send(f).await.is_err() {
+                break 'outer End::ClientGone;
+            }
+        }
+        if s.done {
+            break End::Complete;
+        }
+        tokio::select! {
+            biased;
+            _ = tx.closed() => break End::ClientGone,
+            _ = deadline.cancelled() => break End::Shutdown,
+            next = tokio::time::timeout_at(idle_at, s.body.next()) => match next {
+                Err(_) => break End::IdleTimeout,
+                Ok(Some(Ok(chunk))) => {
+                    idle_at = Instant::now() + s.idle;
+                    ticker.reset();
+                    if let Err(f) = process(&mut s, &chunk, &mut emit, &mut frames) {
+                        break End::Failed(f);
+                    }
+                }
+                Ok(Some(Err(e))) => break End::Failed(classify(&e)),
+                Ok(None) => {
+                    match process_end(&mut s, &mut emit, &mut frames) {
+                        Ok(rest) => frames = rest,
+                        Err(f) => break End::Failed(f),
+                    }
+                    if !s.done {
+                        // Deliver what arrived, then report the truncation.
+                        for f in frames.drain(..) {
+                            let _ = tx.send(f).await;
+                        }
+                        break End::Failed(Failure::Protocol("the upstream closed the stream before it was complete".into()));
+                    }
+                }
+            },
+            _ = ticker.tick() => {
+                if tx.send(Bytes::from_static(KEEPALIVE_FRAME)).await.is_err() {
+                    break End::ClientGone;
+                }
+            }
+        }
+    };
+    // Stop reading from the upstream now: dropping the body cancels the upstream request.
+    drop(std::mem::replace(
+        &mut s.body,
+        futures::stream::empty().boxed(),
+    ));
+    let metered = s.meter.finish(billing.local_prompt());
+    let (status, code, error) = match end {
+        End::Complete => (200, None, None),
+        End::ClientGone => (CLIENT_CLOSED, Some("client_closed"), None),
+        End::IdleTimeout => (
+            504,
+            Some("upstream_timeout"),
+            Some(ErrorBody::new(
+                "the upstream went silent for longer than the idle timeout",
+                "upstream_error",
+                None,
+                Some("upstream_timeout"),
+            )),
+        ),
+        End::Shutdown => (
+            503,
+            Some("shutdown"),
+            Some(ErrorBody::new(
+                "the gateway is shutting down; the stream was ended",
+                "server_error",
+                None,
+                Some("service_unavailable"),
+            )),
+        ),
+        End::Failed(f) => {
+            let e = f.to_api_error();
+            (e.status.as_u16(), Some(f.label()), Some(e.body()))
+        }
+    };
+    if let Some(err) = error {
+        let _ = tx.send(data_frame(&err.to_json())).await;
+    } else if status == 200 {
+        if wants_usage {
+            let (id, created, model) = s.converter.identity();
+            let chunk = serde_json::json!({
+                "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [],
+                "usage": {"prompt_tokens": metered.prompt, "completion_tokens": metered.completion, "total_tokens": metered.total()},
+            });
+            let _ = tx.send(data_frame(chunk.to_string().as_bytes())).await;
+        }
+        let _ = tx.send(Bytes::from_static(DONE_FRAME)).await;
+    }
+    billing.finish(metered, status, code);
+}

@@ -1,0 +1,206 @@
+//! Sending a request upstream and classifying what went wrong.
+//!
+//! Every failure is classified by whether another channel may be tried (failover happens only
+//! before the first byte reaches the client) and by the status the client finally sees.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use switchyard_core::secret::mask;
+use switchyard_providers::{UpstreamError, UpstreamRequest};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Why an attempt failed.
+#[derive(Debug, Clone)]
+pub(crate) enum Failure {
+    /// TCP/TLS connect failed or the connection was reset.
+    Connect(String),
+    /// No answer in time.
+    Timeout(String),
+    /// A non-2xx answer, or an error reported inside a 200.
+    Status {
+        err: UpstreamError,
+        retry_after: Option<u64>,
+    },
+    /// The answer is not in the provider's format, or the stream ended early.
+    Protocol(String),
+    /// The gateway is shutting down.
+    Shutdown,
+}
+
+impl Failure {
+    /// Whether the next channel may be tried.
+    pub(crate) fn retryable(&self) -> bool {
+        match self {
+            Self::Connect(_) | Self::Timeout(_) | Self::Protocol(_) => true,
+            // 401/403 from an upstream mean the channel's own credential is refused, never the
+            // client's (whose key is not forwarded): another channel may well work.
+            Self::Status { err, .. } => {
+                matches!(err.status, 401 | 403 | 408 | 409 | 429 | 500..=599)
+            }
+            Self::Shutdown => false,
+        }
+    }
+
+    /// The error the client sees when this was the last failure.
+    pub(crate) fn to_api_error(&self) -> ApiError {
+        match self {
+            Self::Connect(m) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                Some("upstream_unreachable"),
+                format!("upstream unreachable: {m}"),
+            ),
+            Self::Protocol(m) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_error",
+                Some("bad_upstream_response"),
+                m.clone(),
+            ),
+            Self::Timeout(m) => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "upstream_error",
+                Some("upstream_timeout"),
+                m.clone(),
+            ),
+            Self::Shutdown => ApiError::unavailable("the gateway is shutting down"),
+            Self::Status { err, retry_after } => {
+                let code = err.code.as_deref();
+                match err.status {
+                    429 => {
+                        let mut e = ApiError::rate_limited(
+                            retry_after.unwrap_or(1),
+                            format!("upstream rate limit: {}", err.message),
+                        );
+                        e.code = err.code.clone().or(e.code);
+                        e
+                    }
+                    401 | 403 => ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "upstream_error",
+                        Some("upstream_auth_failed"),
+                        format!(
+                            "the upstream refused the channel's credentials: {}",
+                            err.message
+                        ),
+                    ),
+                    503 => {
+                        let mut e = ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "server_error",
+                            code.or(Some("upstream_unavailable")),
+                            format!("upstream unavailable: {}", err.message),
+                        );
+                        e.retry_after = Some(retry_after.unwrap_or(1));
+                        e
+                    }
+                    504 => ApiError::new(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        "upstream_error",
+                        code.or(Some("upstream_timeout")),
+                        err.message.clone(),
+                    ),
+                    500..=599 => ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "upstream_error",
+                        code.or(Some("upstream_error")),
+                        format!("upstream error: {}", err.message),
+                    ),
+                    s => {
+                        let status = StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST);
+                        let kind = if status == StatusCode::NOT_FOUND || status.is_client_error() {
+                            "invalid_request_error"
+                        } else {
+                            "upstream_error"
+                        };
+                        ApiError::new(status, kind, code, err.message.clone())
+                    }
+                }
+            }
+        }
+    }
+
+    /// A short label for usage rows and logs.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Self::Connect(_) => "upstream_unreachable",
+            Self::Timeout(_) => "upstream_timeout",
+            Self::Status { .. } => "upstream_status",
+            Self::Protocol(_) => "bad_upstream_response",
+            Self::Shutdown => "shutdown",
+        }
+    }
+
+    /// Removes the channel credential from every message.
+    pub(crate) fn masked(mut self, key: &str) -> Self {
+        let clean = |m: &mut String| {
+            if key.len() >= 4 && m.contains(key) {
+                *m = m.replace(key, &mask(key));
+            }
+        };
+        match &mut self {
+            Self::Connect(m) | Self::Timeout(m) | Self::Protocol(m) => clean(m),
+            Self::Status { err, .. } => clean(&mut err.message),
+            Self::Shutdown => {}
+        }
+        self
+    }
+}
+
+/// Sends `req` and waits for the response headers until `timeout`.
+pub(crate) async fn send(
+    state: &AppState,
+    req: UpstreamRequest,
+    timeout: Duration,
+) -> Result<reqwest::Response, Failure> {
+    let mut b = state.inner.http.post(&req.url).body(req.body);
+    for (k, v) in req.headers {
+        b = b.header(k, v);
+    }
+    match tokio::time::timeout(timeout, b.send()).await {
+        Err(_) => Err(Failure::Timeout(format!(
+            "no response from upstream within {} ms",
+            timeout.as_millis()
+        ))),
+        Ok(Err(e)) => Err(classify(&e)),
+        Ok(Ok(r)) => Ok(r),
+    }
+}
+
+/// Classifies a transport error.
+pub(crate) fn classify(e: &reqwest::Error) -> Failure {
+    // The error's text can include the URL but never headers, so no credential leaks here.
+    let text = std::error::Error::source(e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
+    if e.is_timeout() {
+        Failure::Timeout(text)
+    } else if e.is_connect() {
+        Failure::Connect(text)
+    } else {
+        Failure::Protocol(format!("upstream connection failed: {text}"))
+    }
+}
+
+/// Reads an error answer (at most 64 KiB) and turns it into a failure.
+pub(crate) async fn status_failure(
+    resp: reqwest::Response,
+    adapter: &dyn switchyard_providers::Adapter,
+    timeout: Duration,
+) -> Failure {
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|s| s.ceil().max(1.0) as u64);
+    let body = match tokio::time::timeout(timeout, resp.bytes()).await {
+        Ok(Ok(b)) => b.slice(..b.len().min(64 * 1024)),
+        _ => bytes::Bytes::new(),
+    };
+    Failure::Status {
+        err: adapter.error(status, &body),
+        retry_after,
+    }
+}
