@@ -300,12 +300,12 @@ impl Config {
                     }
                 }
             }
-            if let Some(u) = &ch.base_url {
-                if !(u.starts_with("http://") || u.starts_with("https://")) {
-                    problems.push(format!(
-                        "{at}.base_url: must start with http:// or https://"
-                    ));
-                }
+            if let Some(u) = &ch.base_url
+                && !(u.starts_with("http://") || u.starts_with("https://"))
+            {
+                problems.push(format!(
+                    "{at}.base_url: must start with http:// or https://"
+                ));
             }
             if ch.weight < 1 {
                 problems.push(format!("{at}.weight: must be at least 1"));

@@ -57,10 +57,10 @@ pub(crate) async fn client_key(
     })?;
     let hash = keys::hash(token);
     let cache = &state.inner.keys;
-    if let Some((k, at)) = cache.map.lock().get(&hash) {
-        if at.elapsed() < TTL {
-            return Ok(k.clone());
-        }
+    if let Some((k, at)) = cache.map.lock().get(&hash)
+        && at.elapsed() < TTL
+    {
+        return Ok(k.clone());
     }
     let found = state.inner.store.get_key_by_hash(&hash).await?;
     let Some(k) = found else {

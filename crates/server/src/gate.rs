@@ -68,23 +68,23 @@ pub(crate) fn admit(state: &AppState, key: &ApiKey, model: &str) -> Result<(), A
             "This API key has expired.",
         ));
     }
-    if let Some(models) = &key.models {
-        if !models.iter().any(|m| m == model) {
-            let mut e = ApiError::forbidden(
-                "model_not_allowed",
-                format!("This API key may not use the model `{model}`."),
-            );
-            e.param = Some("model".into());
-            return Err(e);
-        }
+    if let Some(models) = &key.models
+        && !models.iter().any(|m| m == model)
+    {
+        let mut e = ApiError::forbidden(
+            "model_not_allowed",
+            format!("This API key may not use the model `{model}`."),
+        );
+        e.param = Some("model".into());
+        return Err(e);
     }
-    if let Some(rpm) = key.rpm.filter(|r| *r > 0) {
-        if let Err(secs) = state.inner.limiter.check(key.id, rpm as u64, now_ms()) {
-            return Err(ApiError::rate_limited(
-                secs,
-                format!("Rate limit reached: this key allows {rpm} requests per minute."),
-            ));
-        }
+    if let Some(rpm) = key.rpm.filter(|r| *r > 0)
+        && let Err(secs) = state.inner.limiter.check(key.id, rpm as u64, now_ms())
+    {
+        return Err(ApiError::rate_limited(
+            secs,
+            format!("Rate limit reached: this key allows {rpm} requests per minute."),
+        ));
     }
     if key
         .quota_micros

@@ -26,12 +26,11 @@ pub(super) fn build(
     }
     if flavor == Flavor::Moonshot {
         // Moonshot accepts temperature in [0, 1] only (OpenAI: [0, 2]).
-        if let Some(t) = out.extra.get_mut("temperature") {
-            if let Some(f) = t.as_f64() {
-                if f > 1.0 {
-                    *t = Value::from(1.0);
-                }
-            }
+        if let Some(t) = out.extra.get_mut("temperature")
+            && let Some(f) = t.as_f64()
+            && f > 1.0
+        {
+            *t = Value::from(1.0);
         }
     }
     let body = serde_json::to_vec(&out).map_err(|e| ConvertError::BadRequest {

@@ -103,13 +103,13 @@ impl OpenAiStream {
                     }
                     let index = c.get("index").and_then(Value::as_u64).unwrap_or(0) as u32;
                     let first = !self.roles_sent.contains(&index);
-                    if let Some(delta) = c.get_mut("delta").and_then(Value::as_object_mut) {
-                        if delta.get("role").and_then(Value::as_str) == Some("") {
-                            if first {
-                                delta.insert("role".into(), Value::from("assistant"));
-                            } else {
-                                delta.remove("role");
-                            }
+                    if let Some(delta) = c.get_mut("delta").and_then(Value::as_object_mut)
+                        && delta.get("role").and_then(Value::as_str) == Some("")
+                    {
+                        if first {
+                            delta.insert("role".into(), Value::from("assistant"));
+                        } else {
+                            delta.remove("role");
                         }
                     }
                     if first {

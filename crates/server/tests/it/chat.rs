@@ -1,0 +1,232 @@
+//! Non-stream chat through real sockets: pass-through, model_map, usage rows, models list.
+
+use serde_json::{Value, json};
+use switchyard_server::CreateKey;
+use switchyard_sim::Flavor;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn non_stream_passes_fields_through_and_rewrites_only_model() {
+    let up = sim(Flavor::OpenAi, "sk-up-1").await;
+    let gw = Gateway::start(&format!(
+        "{}\nmodel_map = {{ \"gpt-4\" = \"gpt-4-0613\" }}\n",
+        channel("oa", "openai", &up.base_url(), "sk-up-1", &["gpt-4"], 0).trim_end()
+    ))
+    .await;
+    let (id, key) = gw.plain_key().await;
+    let body = json!({
+        "model": "gpt-4", "messages": user("hello there"), "temperature": 0.3,
+        "logit_bias": {"50256": -100}, "x_vendor_field": {"nested": [1, 2]}
+    });
+    let resp = gw
+        .post_chat(&key, &body)
+        .header("x-request-id", "req-abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-request-id"], "req-abc");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["object"], "chat.completion");
+    assert!(
+        v["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .ends_with("hello there")
+    );
+    let sent = up.requests().pop().unwrap();
+    let mut want = body.clone();
+    want["model"] = json!("gpt-4-0613");
+    assert_eq!(sent, want, "only model is rewritten");
+
+    let rows = gw.usage_n(id, 1).await;
+    let r = &rows[0].row;
+    assert_eq!(r.request_id, "req-abc");
+    assert_eq!(
+        (r.requested_model.as_str(), r.upstream_model.as_deref()),
+        ("gpt-4", Some("gpt-4-0613"))
+    );
+    let usage = &v["usage"];
+    assert_eq!(r.prompt_tokens, usage["prompt_tokens"].as_i64().unwrap());
+    assert_eq!(
+        r.completion_tokens,
+        usage["completion_tokens"].as_i64().unwrap()
+    );
+    assert!(!r.estimated);
+    // gpt-4: 30 µUSD per prompt token, 60 per completion token.
+    assert_eq!(
+        r.cost_micros,
+        r.prompt_tokens * 30 + r.completion_tokens * 60
+    );
+    assert_eq!(r.status, 200);
+    assert!(!r.stream);
+    let k = gw.state.store().get_key(id).await.unwrap().unwrap();
+    assert_eq!(
+        k.used_micros, r.cost_micros,
+        "the key's spend is the row's cost"
+    );
+}
+
+/// An upstream that reports no usage at all (some OpenAI-compatible servers).
+async fn usage_less_upstream() -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(|| async {
+            axum::Json(json!({
+                "id": "x", "object": "chat.completion", "created": 1, "model": "local-llm",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello world, counted locally"}, "finish_reason": "stop", "logprobs": null}]
+            }))
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    url
+}
+
+#[tokio::test]
+async fn missing_upstream_usage_is_counted_locally_and_marked_estimated() {
+    let url = usage_less_upstream().await;
+    let gw = Gateway::start(&channel(
+        "local",
+        "openai-compatible",
+        &url,
+        "none-needed",
+        &["local-llm"],
+        0,
+    ))
+    .await;
+    let (id, key) = gw.plain_key().await;
+    let resp = gw
+        .post_chat(&key, &json!({"model": "local-llm", "messages": user("hi")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let rows = gw.usage_n(id, 1).await;
+    let r = &rows[0].row;
+    assert!(r.estimated);
+    let want =
+        switchyard_core::tokens::count_text("local-llm", "hello world, counted locally") as i64;
+    assert_eq!(r.completion_tokens, want);
+    assert!(r.prompt_tokens > 0);
+    assert_eq!(r.total_tokens, r.prompt_tokens + r.completion_tokens);
+}
+
+#[tokio::test]
+async fn moonshot_and_stepfun_non_stream_usage() {
+    let moon = sim(Flavor::Moonshot, "sk-moon").await;
+    let step = sim(Flavor::StepFun, "sk-step").await;
+    let gw = Gateway::start(&format!(
+        "{}{}",
+        channel(
+            "moon",
+            "moonshot",
+            &moon.base_url(),
+            "sk-moon",
+            &["moonshot-v1-8k"],
+            0
+        ),
+        channel(
+            "step",
+            "stepfun",
+            &step.base_url(),
+            "sk-step",
+            &["step-1-8k"],
+            0
+        )
+    ))
+    .await;
+    let (id, key) = gw.plain_key().await;
+    for model in ["moonshot-v1-8k", "step-1-8k"] {
+        let v: Value = gw
+            .post_chat(&key, &json!({"model": model, "messages": user("abc")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["usage"]["completion_tokens"], 5, "{model}: {v}");
+    }
+    let rows = gw.usage_n(id, 2).await;
+    assert!(
+        rows.iter()
+            .all(|r| r.row.completion_tokens == 5 && !r.row.estimated)
+    );
+}
+
+#[tokio::test]
+async fn models_list_respects_the_key_allow_list() {
+    let up = sim(Flavor::OpenAi, "sk-up").await;
+    let gw = Gateway::start(&channel(
+        "oa",
+        "openai",
+        &up.base_url(),
+        "sk-up",
+        &["gpt-4", "gpt-3.5-turbo"],
+        0,
+    ))
+    .await;
+    let (_, key) = gw
+        .key(CreateKey {
+            name: "n".into(),
+            models: Some(vec!["gpt-4".into()]),
+            ..Default::default()
+        })
+        .await;
+    let (_, all) = gw.plain_key().await;
+    let list: Value = gw
+        .http
+        .get(format!("{}/v1/models", gw.base))
+        .bearer_auth(&all)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["gpt-3.5-turbo", "gpt-4"]);
+    assert_eq!(list["object"], "list");
+    assert_eq!(list["data"][0]["owned_by"], "openai");
+    let list: Value = gw
+        .http
+        .get(format!("{}/v1/models", gw.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    let one = gw
+        .http
+        .get(format!("{}/v1/models/gpt-4", gw.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), 200);
+    assert_eq!(one.json::<Value>().await.unwrap()["id"], "gpt-4");
+    let hidden = gw
+        .http
+        .get(format!("{}/v1/models/gpt-3.5-turbo", gw.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hidden.status(), 404);
+    assert_eq!(
+        hidden.json::<Value>().await.unwrap()["error"]["code"],
+        "model_not_found"
+    );
+}

@@ -1,0 +1,13 @@
+//! Integration tests of the gateway: handler tests through `Router::oneshot`, and real-socket
+//! tests against the provider simulators for streaming, failover, disconnects, quota and
+//! shutdown.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+mod chat;
+mod failover;
+mod handlers;
+mod helpers;
+mod quota;
+mod shutdown;
+mod stream;
