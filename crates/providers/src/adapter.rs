@@ -15,21 +15,102 @@ use switchyard_types::{ChatRequest, Usage};
 pub struct Target<'a> {
     /// Base URL of the channel (for OpenAI dialects it ends in `/v1`).
     pub base_url: &'a str,
-    /// The channel's credential.
+    /// The channel's credential, as configured (some providers pack several parts with `|`).
     pub key: &'a str,
     /// The model name the upstream knows (after `model_map`).
     pub upstream_model: &'a str,
+    /// Current Unix time in seconds, for signatures and tokens (injected so tests are exact).
+    pub now_unix: u64,
+    /// A token obtained through [`Adapter::token_request`], when the provider needs one.
+    pub token: Option<&'a str>,
 }
 
-/// A ready-to-send HTTP request.
+/// How the request travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// One HTTP request; the answer is JSON or server-sent events.
+    Http,
+    /// A WebSocket: `body` is sent as one text message and every text message received is
+    /// one stream event (iFlytek Spark).
+    WebSocket,
+}
+
+/// HTTP method of an upstream request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET.
+    Get,
+    /// POST.
+    Post,
+}
+
+/// A ready-to-send request.
 #[derive(Debug, Clone)]
 pub struct UpstreamRequest {
-    /// Absolute URL.
+    /// HTTP method (ignored for WebSockets).
+    pub method: Method,
+    /// Absolute URL (`ws://` or `wss://` for WebSockets).
     pub url: String,
-    /// Extra headers (authentication, content type).
-    pub headers: Vec<(&'static str, String)>,
-    /// JSON body.
+    /// Extra headers (authentication, signatures, content type).
+    pub headers: Vec<(String, String)>,
+    /// Body (JSON for HTTP, the first message for WebSockets).
     pub body: Bytes,
+    /// HTTP or WebSocket.
+    pub transport: Transport,
+}
+
+impl UpstreamRequest {
+    /// A JSON POST over HTTP.
+    pub fn post_json(url: String, headers: Vec<(String, String)>, body: Bytes) -> Self {
+        let mut headers = headers;
+        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        Self {
+            method: Method::Post,
+            url,
+            headers,
+            body,
+            transport: Transport::Http,
+        }
+    }
+}
+
+/// What the response converters know of the request.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseCtx<'a> {
+    /// The model the client asked for (what the answer's `model` shows when the upstream
+    /// gives none).
+    pub requested_model: &'a str,
+    /// The model the upstream was asked for.
+    pub upstream_model: &'a str,
+    /// Unix time, for `created` when the upstream gives none.
+    pub now_unix: u64,
+}
+
+/// A credential obtained from the provider (Qianfan's OAuth access token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The token.
+    pub value: String,
+    /// Seconds it stays valid.
+    pub ttl_secs: u64,
+}
+
+/// `POST /v1/embeddings` input, as the gateway hands it to an adapter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingsInput<'a> {
+    /// The texts to embed.
+    pub texts: &'a [String],
+    /// `dimensions`, when the client asked.
+    pub dimensions: Option<u64>,
+}
+
+/// Embeddings from the upstream, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbeddingsOutput {
+    /// One vector per input text.
+    pub vectors: Vec<Vec<f32>>,
+    /// Usage, if the upstream reported it.
+    pub usage: Option<Usage>,
 }
 
 /// A non-stream answer converted to OpenAI JSON.
@@ -109,7 +190,8 @@ pub trait StreamConverter: Send {
     fn identity(&self) -> (&str, u64, &str);
 }
 
-/// One provider's conversions.
+/// One provider's conversions. Only the chat methods are required; the rest have defaults
+/// for providers without that feature.
 pub trait Adapter: Send + Sync {
     /// Builds the upstream chat request.
     fn chat_request(
@@ -117,10 +199,57 @@ pub trait Adapter: Send + Sync {
         req: &ChatRequest,
         target: &Target<'_>,
     ) -> Result<UpstreamRequest, ConvertError>;
-    /// Converts a successful non-stream answer.
-    fn chat_response(&self, body: Bytes) -> Result<ChatOutput, ConvertError>;
-    /// A converter for one stream answer to a request for `requested_model`.
-    fn stream_converter(&self, requested_model: &str) -> Box<dyn StreamConverter>;
+    /// Converts a successful non-stream answer (2xx; an error inside it is
+    /// [`ConvertError::Upstream`]).
+    fn chat_response(&self, body: Bytes, ctx: &ResponseCtx<'_>)
+    -> Result<ChatOutput, ConvertError>;
+    /// A converter for one stream answer.
+    fn stream_converter(&self, ctx: &ResponseCtx<'_>) -> Box<dyn StreamConverter>;
     /// Reads an error answer (non-2xx status).
     fn error(&self, status: u16, body: &[u8]) -> UpstreamError;
+
+    /// True when the provider only streams (Spark's WebSocket): non-stream requests are then
+    /// streamed upstream and the chunks aggregated into one completion by the gateway.
+    fn streams_only(&self) -> bool {
+        false
+    }
+
+    /// The request that obtains a token, for providers that exchange the key for one.
+    fn token_request(&self, _target: &Target<'_>) -> Option<UpstreamRequest> {
+        None
+    }
+
+    /// Reads the token answer.
+    fn token_response(&self, status: u16, body: &[u8]) -> Result<Token, UpstreamError> {
+        Err(UpstreamError {
+            status: if status < 400 { 502 } else { status },
+            message: format!("unexpected token answer: {}", String::from_utf8_lossy(body)),
+            kind: None,
+            code: None,
+        })
+    }
+
+    /// Whether this error means the token was refused (it is then fetched again, once).
+    fn token_rejected(&self, _err: &UpstreamError) -> bool {
+        false
+    }
+
+    /// Builds an embeddings request.
+    fn embeddings_request(
+        &self,
+        _input: &EmbeddingsInput<'_>,
+        _target: &Target<'_>,
+    ) -> Result<UpstreamRequest, ConvertError> {
+        Err(ConvertError::BadRequest {
+            message: "this provider has no embeddings endpoint".into(),
+            param: Some("model".into()),
+        })
+    }
+
+    /// Reads an embeddings answer.
+    fn embeddings_response(&self, _body: Bytes) -> Result<EmbeddingsOutput, ConvertError> {
+        Err(ConvertError::Protocol(
+            "this provider has no embeddings endpoint".into(),
+        ))
+    }
 }

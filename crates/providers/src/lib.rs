@@ -6,11 +6,17 @@
 //! without I/O. The server owns the HTTP client, the timeouts and the failover.
 
 pub mod adapter;
+pub mod dashscope;
+pub mod hunyuan;
 pub mod openai;
 pub mod provider;
+pub mod qianfan;
+pub mod spark;
+pub mod zhipu;
 
 pub use adapter::{
-    Adapter, ChatOutput, ConvertError, Emit, StreamConverter, StreamStep, Target, UpstreamError,
+    Adapter, ChatOutput, ConvertError, EmbeddingsInput, EmbeddingsOutput, Emit, Method,
+    ResponseCtx, StreamConverter, StreamStep, Target, Token, Transport, UpstreamError,
     UpstreamRequest,
 };
 pub use provider::Provider;
@@ -22,5 +28,11 @@ pub fn adapter(provider: Provider) -> &'static dyn Adapter {
         Provider::OpenAiCompatible => &openai::OPENAI_COMPATIBLE,
         Provider::Moonshot => &openai::MOONSHOT,
         Provider::StepFun => &openai::STEPFUN,
+        Provider::DashScope => &dashscope::ADAPTER,
+        Provider::Qianfan => &qianfan::ADAPTER,
+        Provider::QianfanV2 => &qianfan::ADAPTER_V2,
+        Provider::Zhipu => &zhipu::ADAPTER,
+        Provider::Hunyuan => &hunyuan::ADAPTER,
+        Provider::Spark => &spark::ADAPTER,
     }
 }

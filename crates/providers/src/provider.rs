@@ -14,15 +14,33 @@ pub enum Provider {
     Moonshot,
     /// StepFun: OpenAI dialect, cumulative usage in every stream chunk.
     StepFun,
+    /// Alibaba DashScope native API (Qwen).
+    DashScope,
+    /// Baidu Qianfan v1 `wenxinworkshop` with an OAuth access token (ERNIE).
+    Qianfan,
+    /// Baidu Qianfan v2, OpenAI-shaped (ERNIE).
+    QianfanV2,
+    /// Zhipu GLM v4 (JWT) and the legacy v3 model API.
+    Zhipu,
+    /// Tencent Hunyuan, Cloud API 3.0 with TC3-HMAC-SHA256.
+    Hunyuan,
+    /// iFlytek Spark over its signed WebSocket.
+    Spark,
 }
 
 impl Provider {
     /// Every kind, for listings and validation messages.
-    pub const ALL: [Provider; 4] = [
+    pub const ALL: [Provider; 10] = [
         Provider::OpenAi,
         Provider::OpenAiCompatible,
         Provider::Moonshot,
         Provider::StepFun,
+        Provider::DashScope,
+        Provider::Qianfan,
+        Provider::QianfanV2,
+        Provider::Zhipu,
+        Provider::Hunyuan,
+        Provider::Spark,
     ];
 
     /// The config spelling.
@@ -32,6 +50,12 @@ impl Provider {
             Self::OpenAiCompatible => "openai-compatible",
             Self::Moonshot => "moonshot",
             Self::StepFun => "stepfun",
+            Self::DashScope => "dashscope",
+            Self::Qianfan => "qianfan",
+            Self::QianfanV2 => "qianfan-v2",
+            Self::Zhipu => "zhipu",
+            Self::Hunyuan => "hunyuan",
+            Self::Spark => "spark",
         }
     }
 
@@ -42,6 +66,12 @@ impl Provider {
             Self::OpenAiCompatible => None,
             Self::Moonshot => Some("https://api.moonshot.cn/v1"),
             Self::StepFun => Some("https://api.stepfun.com/v1"),
+            Self::DashScope => Some("https://dashscope.aliyuncs.com/api/v1"),
+            Self::Qianfan => Some("https://aip.baidubce.com"),
+            Self::QianfanV2 => Some("https://qianfan.baidubce.com/v2"),
+            Self::Zhipu => Some("https://open.bigmodel.cn"),
+            Self::Hunyuan => Some("https://hunyuan.tencentcloudapi.com"),
+            Self::Spark => Some("wss://spark-api.xf-yun.com"),
         }
     }
 
@@ -72,6 +102,12 @@ impl Provider {
                 "step-1v-8k",
                 "step-1v-32k",
             ],
+            Self::DashScope => crate::dashscope::DEFAULT_MODELS,
+            Self::Qianfan => crate::qianfan::DEFAULT_MODELS,
+            Self::QianfanV2 => crate::qianfan::DEFAULT_MODELS_V2,
+            Self::Zhipu => crate::zhipu::DEFAULT_MODELS,
+            Self::Hunyuan => crate::hunyuan::DEFAULT_MODELS,
+            Self::Spark => crate::spark::DEFAULT_MODELS,
         }
     }
 }

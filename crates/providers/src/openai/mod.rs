@@ -15,7 +15,8 @@ use bytes::Bytes;
 use switchyard_types::ChatRequest;
 
 use crate::adapter::{
-    Adapter, ChatOutput, ConvertError, StreamConverter, Target, UpstreamError, UpstreamRequest,
+    Adapter, ChatOutput, ConvertError, ResponseCtx, StreamConverter, Target, UpstreamError,
+    UpstreamRequest,
 };
 
 /// Which OpenAI-dialect quirks apply.
@@ -63,12 +64,16 @@ impl Adapter for OpenAiDialect {
         request::build(self.flavor, req, target)
     }
 
-    fn chat_response(&self, body: Bytes) -> Result<ChatOutput, ConvertError> {
+    fn chat_response(
+        &self,
+        body: Bytes,
+        _ctx: &ResponseCtx<'_>,
+    ) -> Result<ChatOutput, ConvertError> {
         response::convert(body)
     }
 
-    fn stream_converter(&self, requested_model: &str) -> Box<dyn StreamConverter> {
-        Box::new(stream::OpenAiStream::new(self.flavor, requested_model))
+    fn stream_converter(&self, ctx: &ResponseCtx<'_>) -> Box<dyn StreamConverter> {
+        Box::new(stream::OpenAiStream::new(self.flavor, ctx.requested_model))
     }
 
     fn error(&self, status: u16, body: &[u8]) -> UpstreamError {

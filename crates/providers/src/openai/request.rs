@@ -37,12 +37,9 @@ pub(super) fn build(
         message: format!("cannot serialise request: {e}"),
         param: None,
     })?;
-    Ok(UpstreamRequest {
-        url: format!("{}/chat/completions", target.base_url.trim_end_matches('/')),
-        headers: vec![
-            ("authorization", format!("Bearer {}", target.key)),
-            ("content-type", "application/json".to_owned()),
-        ],
-        body: Bytes::from(body),
-    })
+    Ok(UpstreamRequest::post_json(
+        format!("{}/chat/completions", target.base_url.trim_end_matches('/')),
+        vec![("authorization".to_owned(), format!("Bearer {}", target.key))],
+        Bytes::from(body),
+    ))
 }

@@ -5,7 +5,13 @@ use serde_json::{Value, json};
 use switchyard_sse::Event;
 use switchyard_types::ChatRequest;
 
-use crate::adapter::{ConvertError, Emit, StreamStep, Target};
+use crate::adapter::{ConvertError, Emit, ResponseCtx, StreamStep, Target};
+
+const CTX: ResponseCtx<'static> = ResponseCtx {
+    requested_model: "gpt-4",
+    upstream_model: "gpt-4-0613",
+    now_unix: 0,
+};
 use crate::{Provider, adapter};
 
 fn target() -> Target<'static> {
@@ -13,6 +19,8 @@ fn target() -> Target<'static> {
         base_url: "http://up/v1/",
         key: "sk-up",
         upstream_model: "gpt-4-0613",
+        now_unix: 0,
+        token: None,
     }
 }
 
@@ -20,7 +28,7 @@ fn run(
     provider: Provider,
     frames: &[&str],
 ) -> (Vec<Value>, Option<switchyard_types::Usage>, String, bool) {
-    let mut conv = adapter(provider).stream_converter("gpt-4");
+    let mut conv = adapter(provider).stream_converter(&CTX);
     let mut emit = Emit::default();
     let mut chunks = Vec::new();
     let mut usage = None;
@@ -64,7 +72,7 @@ fn request_rewrites_only_model_and_keeps_unknown_fields() {
     assert_eq!(out.url, "http://up/v1/chat/completions");
     assert!(
         out.headers
-            .contains(&("authorization", "Bearer sk-up".to_owned()))
+            .contains(&("authorization".to_owned(), "Bearer sk-up".to_owned()))
     );
     let body: Value = serde_json::from_slice(&out.body).unwrap();
     assert_eq!(
@@ -155,7 +163,7 @@ fn moonshot_usage_inside_choice_is_read_once_and_removed() {
 
 #[test]
 fn error_inside_stream_and_bad_json_are_errors() {
-    let mut conv = adapter(Provider::OpenAi).stream_converter("gpt-4");
+    let mut conv = adapter(Provider::OpenAi).stream_converter(&CTX);
     let mut emit = Emit::default();
     let err = conv
         .event(
@@ -183,7 +191,7 @@ fn error_inside_stream_and_bad_json_are_errors() {
 fn non_stream_usage_and_errors() {
     let body = Bytes::from_static(br#"{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#);
     let out = adapter(Provider::OpenAi)
-        .chat_response(body.clone())
+        .chat_response(body.clone(), &CTX)
         .unwrap();
     assert_eq!(out.body, body);
     assert_eq!(out.usage.unwrap().completion_tokens, 2);
@@ -193,7 +201,7 @@ fn non_stream_usage_and_errors() {
     );
     assert_eq!(
         adapter(Provider::OpenAi)
-            .chat_response(no_usage)
+            .chat_response(no_usage, &CTX)
             .unwrap()
             .text_for_count
             .as_deref(),

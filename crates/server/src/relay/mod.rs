@@ -20,7 +20,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use switchyard_core::meter::Meter;
 use switchyard_core::tokens;
-use switchyard_providers::{ConvertError, Target, adapter};
+use switchyard_providers::{ConvertError, ResponseCtx, Target, adapter};
 use switchyard_types::ChatRequest;
 
 pub(crate) use billing::Billing;
@@ -114,6 +114,8 @@ async fn chat(
             base_url: &ch.base_url,
             key: ch.key.expose(),
             upstream_model: &upstream_model,
+            now_unix: gate::now_ms() / 1000,
+            token: None,
         };
         let ureq = match adapter.chat_request(&req, &target) {
             Ok(r) => r,
@@ -129,7 +131,7 @@ async fn chat(
         };
         billing.attempt(ch.id, &upstream_model);
         let result = tokio::select! {
-            r = attempt(state, adapter, ureq, &req, first_byte) => r,
+            r = attempt(state, adapter, ureq, &req, &upstream_model, first_byte) => r,
             _ = state.inner.deadline.cancelled() => Err(Failure::Shutdown),
         };
         match result {
@@ -185,15 +187,21 @@ async fn attempt(
     adapter: &'static dyn switchyard_providers::Adapter,
     ureq: switchyard_providers::UpstreamRequest,
     req: &ChatRequest,
+    upstream_model: &str,
     first_byte: Duration,
 ) -> Result<Answer, Failure> {
+    let ctx = ResponseCtx {
+        requested_model: &req.model,
+        upstream_model,
+        now_unix: gate::now_ms() / 1000,
+    };
     let resp = upstream::send(state, ureq, first_byte).await?;
     if !resp.status().is_success() {
         return Err(upstream::status_failure(resp, adapter, first_byte).await);
     }
     if req.is_stream() {
         let idle = Duration::from_millis(state.inner.config.upstream.idle_timeout_ms);
-        return stream::start(resp, adapter, &req.model, first_byte, idle)
+        return stream::start(resp, adapter, &ctx, first_byte, idle)
             .await
             .map(Answer::Stream);
     }
@@ -206,7 +214,7 @@ async fn attempt(
         Ok(Err(e)) => return Err(upstream::classify(&e)),
         Ok(Ok(b)) => b,
     };
-    let out = adapter.chat_response(body).map_err(convert_failure)?;
+    let out = adapter.chat_response(body, &ctx).map_err(convert_failure)?;
     let mut meter = Meter::new(&req.model);
     match out.usage {
         Some(u) => meter.report(u),

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use switchyard_core::meter::Meter;
-use switchyard_providers::{Adapter, Emit, StreamConverter, StreamStep};
+use switchyard_providers::{Adapter, Emit, ResponseCtx, StreamConverter, StreamStep};
 use switchyard_sse::{DONE_FRAME, Decoder, KEEPALIVE_FRAME, data_frame};
 use switchyard_types::ErrorBody;
 use tokio::sync::mpsc;
@@ -46,15 +46,15 @@ pub(crate) struct Started {
 pub(crate) async fn start(
     resp: reqwest::Response,
     adapter: &'static dyn Adapter,
-    requested_model: &str,
+    ctx: &ResponseCtx<'_>,
     first_byte: Duration,
     idle: Duration,
 ) -> Result<Started, Failure> {
     let mut s = Started {
         body: resp.bytes_stream().boxed(),
         decoder: Decoder::new(MAX_EVENT_BYTES),
-        converter: adapter.stream_converter(requested_model),
-        meter: Meter::new(requested_model),
+        converter: adapter.stream_converter(ctx),
+        meter: Meter::new(ctx.requested_model),
         first: Vec::new(),
         done: false,
         idle,

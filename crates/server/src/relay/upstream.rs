@@ -155,7 +155,10 @@ pub(crate) async fn send(
     req: UpstreamRequest,
     timeout: Duration,
 ) -> Result<reqwest::Response, Failure> {
-    let mut b = state.inner.http.post(&req.url).body(req.body);
+    let mut b = match req.method {
+        switchyard_providers::Method::Post => state.inner.http.post(&req.url).body(req.body),
+        switchyard_providers::Method::Get => state.inner.http.get(&req.url),
+    };
     for (k, v) in req.headers {
         b = b.header(k, v);
     }
