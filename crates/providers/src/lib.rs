@@ -6,6 +6,7 @@
 //! without I/O. The server owns the HTTP client, the timeouts and the failover.
 
 pub mod adapter;
+pub mod aggregate;
 pub mod dashscope;
 pub mod hunyuan;
 pub mod openai;
