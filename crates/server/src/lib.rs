@@ -6,6 +6,7 @@
 
 mod admin;
 mod auth;
+mod credentials;
 mod error;
 mod gate;
 mod models;

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::KeyCache;
+use crate::credentials::TokenCache;
 use crate::usage::UsageWriter;
 
 /// Everything a handler needs; cheap to clone.
@@ -32,6 +33,7 @@ pub(crate) struct Inner {
     pub(crate) ledger: Ledger,
     pub(crate) limiter: RateLimiter,
     pub(crate) keys: KeyCache,
+    pub(crate) tokens: TokenCache,
     pub(crate) usage: UsageWriter,
     pub(crate) http: reqwest::Client,
     pub(crate) admin_key_hash: String,
@@ -83,6 +85,7 @@ impl AppState {
             ledger: Ledger::default(),
             limiter: RateLimiter::default(),
             keys: KeyCache::default(),
+            tokens: TokenCache::default(),
             usage,
             http,
             admin_key_hash,

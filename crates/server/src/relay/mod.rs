@@ -6,6 +6,7 @@
 //! the first byte reaches the client.
 
 mod billing;
+mod source;
 mod stream;
 pub(crate) mod upstream;
 
@@ -19,8 +20,12 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::Value;
 use switchyard_core::meter::Meter;
+use switchyard_core::routing::Channel;
 use switchyard_core::tokens;
-use switchyard_providers::{ConvertError, ResponseCtx, Target, adapter};
+use switchyard_providers::aggregate::Aggregator;
+use switchyard_providers::{
+    Adapter, ConvertError, ResponseCtx, Target, Transport, UpstreamRequest, adapter,
+};
 use switchyard_types::ChatRequest;
 
 pub(crate) use billing::Billing;
@@ -110,29 +115,18 @@ async fn chat(
     for ch in candidates.iter().take(cfg.max_attempts) {
         let upstream_model = ch.upstream_model(&req.model).to_owned();
         let adapter = adapter(ch.provider);
-        let target = Target {
-            base_url: &ch.base_url,
-            key: ch.key.expose(),
-            upstream_model: &upstream_model,
-            now_unix: gate::now_ms() / 1000,
-            token: None,
+        billing.attempt(ch.id, &upstream_model);
+        let result = tokio::select! {
+            r = try_channel(state, ch, adapter, &req, &upstream_model, first_byte) => r,
+            _ = state.inner.deadline.cancelled() => Err(Failure::Shutdown),
         };
-        let ureq = match adapter.chat_request(&req, &target) {
-            Ok(r) => r,
-            Err(ConvertError::BadRequest { message, param }) => {
+        let result = match result {
+            Err(Failure::BadRequest { message, param }) => {
                 let e = ApiError::bad_request(message, param.as_deref());
                 billing.fail(400, Some("invalid_request"));
                 return Err(e);
             }
-            Err(e) => {
-                last = Some(Failure::Protocol(format!("{e:?}")));
-                continue;
-            }
-        };
-        billing.attempt(ch.id, &upstream_model);
-        let result = tokio::select! {
-            r = attempt(state, adapter, ureq, &req, &upstream_model, first_byte) => r,
-            _ = state.inner.deadline.cancelled() => Err(Failure::Shutdown),
+            other => other,
         };
         match result {
             Ok(Answer::Json(body, meter)) => {
@@ -182,10 +176,49 @@ enum Answer {
     Stream(stream::Started),
 }
 
+/// One channel: token (if the provider needs one), request, answer; a refused token is fetched
+/// again and the request retried once on the same channel.
+async fn try_channel(
+    state: &AppState,
+    ch: &Channel,
+    adapter: &'static dyn Adapter,
+    req: &ChatRequest,
+    upstream_model: &str,
+    first_byte: Duration,
+) -> Result<Answer, Failure> {
+    let tokens = &state.inner.tokens;
+    let mut retried = false;
+    loop {
+        let now_unix = gate::now_ms() / 1000;
+        let mut target = Target {
+            base_url: &ch.base_url,
+            key: ch.key.expose(),
+            upstream_model,
+            now_unix,
+            token: None,
+        };
+        let token = tokens
+            .get(state, ch.id, adapter, &target, first_byte)
+            .await?;
+        target.token = token.as_deref();
+        let ureq = adapter.chat_request(req, &target).map_err(|e| match e {
+            ConvertError::BadRequest { message, param } => Failure::BadRequest { message, param },
+            other => convert_failure(other),
+        })?;
+        match attempt(state, adapter, ureq, req, upstream_model, first_byte).await {
+            Err(Failure::Status { err, .. }) if !retried && adapter.token_rejected(&err) => {
+                tokens.invalidate(ch.id).await;
+                retried = true;
+            }
+            other => return other,
+        }
+    }
+}
+
 async fn attempt(
     state: &AppState,
-    adapter: &'static dyn switchyard_providers::Adapter,
-    ureq: switchyard_providers::UpstreamRequest,
+    adapter: &'static dyn Adapter,
+    ureq: UpstreamRequest,
     req: &ChatRequest,
     upstream_model: &str,
     first_byte: Duration,
@@ -195,17 +228,50 @@ async fn attempt(
         upstream_model,
         now_unix: gate::now_ms() / 1000,
     };
-    let resp = upstream::send(state, ureq, first_byte).await?;
-    if !resp.status().is_success() {
-        return Err(upstream::status_failure(resp, adapter, first_byte).await);
-    }
+    let idle = Duration::from_millis(state.inner.config.upstream.idle_timeout_ms);
+    let streamed = req.is_stream() || adapter.streams_only();
+    let events = if ureq.transport == Transport::WebSocket {
+        source::websocket(ureq, adapter, first_byte).await?
+    } else {
+        let resp = upstream::send(state, ureq, first_byte).await?;
+        if !resp.status().is_success() {
+            return Err(upstream::status_failure(resp, adapter, first_byte).await);
+        }
+        if !streamed {
+            return json_answer(resp, adapter, &ctx, first_byte).await;
+        }
+        source::sse(resp)
+    };
+    let started = stream::start(events, adapter, &ctx, first_byte, idle).await?;
     if req.is_stream() {
-        let idle = Duration::from_millis(state.inner.config.upstream.idle_timeout_ms);
-        return stream::start(resp, adapter, &ctx, first_byte, idle)
-            .await
-            .map(Answer::Stream);
+        return Ok(Answer::Stream(started));
     }
-    let body = match tokio::time::timeout(first_byte, resp.bytes()).await {
+    // A stream-only provider answering a non-stream request: aggregate the chunks.
+    let (chunks, mut s) = stream::drain(started).await?;
+    let mut agg = Aggregator::default();
+    for c in &chunks {
+        agg.push(c);
+    }
+    let m = s.meter.finish(tokens::count_prompt(
+        &req.model,
+        &req.messages,
+        req.tools.as_deref(),
+    ));
+    let (id, created, _) = s.converter.identity();
+    let usage = switchyard_types::Usage::new(m.prompt, m.completion);
+    let body = agg.finish(id, created, &req.model, &usage);
+    let mut meter = Meter::new(&req.model);
+    meter.report(usage);
+    Ok(Answer::Json(Bytes::from(body.to_string()), meter))
+}
+
+async fn json_answer(
+    resp: reqwest::Response,
+    adapter: &'static dyn Adapter,
+    ctx: &ResponseCtx<'_>,
+    timeout: Duration,
+) -> Result<Answer, Failure> {
+    let body = match tokio::time::timeout(timeout, resp.bytes()).await {
         Err(_) => {
             return Err(Failure::Timeout(
                 "upstream answer did not complete in time".into(),
@@ -214,8 +280,8 @@ async fn attempt(
         Ok(Err(e)) => return Err(upstream::classify(&e)),
         Ok(Ok(b)) => b,
     };
-    let out = adapter.chat_response(body, &ctx).map_err(convert_failure)?;
-    let mut meter = Meter::new(&req.model);
+    let out = adapter.chat_response(body, ctx).map_err(convert_failure)?;
+    let mut meter = Meter::new(ctx.requested_model);
     match out.usage {
         Some(u) => meter.report(u),
         None => meter.text(out.text_for_count.as_deref().unwrap_or("")),

@@ -15,28 +15,24 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
-use futures::stream::BoxStream;
 use switchyard_core::meter::Meter;
 use switchyard_providers::{Adapter, Emit, ResponseCtx, StreamConverter, StreamStep};
-use switchyard_sse::{DONE_FRAME, Decoder, KEEPALIVE_FRAME, data_frame};
+use switchyard_sse::{DONE_FRAME, Event, KEEPALIVE_FRAME, data_frame};
 use switchyard_types::ErrorBody;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::billing::{Billing, CLIENT_CLOSED};
-use super::upstream::{Failure, classify};
+use super::source::Events;
+use super::upstream::Failure;
 use crate::state::AppState;
-
-/// Largest single SSE event accepted from an upstream.
-const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 
 /// An upstream stream whose first chunk has arrived.
 pub(crate) struct Started {
-    body: BoxStream<'static, reqwest::Result<Bytes>>,
-    decoder: Decoder,
-    converter: Box<dyn StreamConverter>,
-    meter: Meter,
+    events: Events,
+    pub(crate) converter: Box<dyn StreamConverter>,
+    pub(crate) meter: Meter,
     first: Vec<Bytes>,
     done: bool,
     idle: Duration,
@@ -44,15 +40,14 @@ pub(crate) struct Started {
 
 /// Reads until the first canonical chunk; any failure before it may fail over.
 pub(crate) async fn start(
-    resp: reqwest::Response,
+    events: Events,
     adapter: &'static dyn Adapter,
     ctx: &ResponseCtx<'_>,
     first_byte: Duration,
     idle: Duration,
 ) -> Result<Started, Failure> {
     let mut s = Started {
-        body: resp.bytes_stream().boxed(),
-        decoder: Decoder::new(MAX_EVENT_BYTES),
+        events,
         converter: adapter.stream_converter(ctx),
         meter: Meter::new(ctx.requested_model),
         first: Vec::new(),
@@ -62,60 +57,30 @@ pub(crate) async fn start(
     let deadline = Instant::now() + first_byte;
     let mut emit = Emit::default();
     while s.first.is_empty() && !s.done {
-        let next = tokio::time::timeout_at(deadline, s.body.next())
+        let next = tokio::time::timeout_at(deadline, s.events.next())
             .await
             .map_err(|_| Failure::Timeout("the upstream sent no stream data in time".into()))?;
-        let chunk = match next {
-            Some(Ok(c)) => c,
-            Some(Err(e)) => return Err(classify(&e)),
-            None => {
-                let mut tail = Vec::new();
-                s.first = process_end(&mut s, &mut emit, &mut tail)?;
-                if !s.done && s.first.is_empty() {
-                    return Err(Failure::Protocol(
-                        "the upstream closed the stream before its first chunk".into(),
-                    ));
-                }
-                break;
+        match next {
+            Some(Ok(batch)) => {
+                let mut frames = Vec::new();
+                convert(&mut s, &batch, &mut emit, &mut frames)?;
+                s.first = frames;
             }
-        };
-        let mut frames = Vec::new();
-        process(&mut s, &chunk, &mut emit, &mut frames)?;
-        s.first = frames;
+            Some(Err(f)) => return Err(f),
+            None => {
+                return Err(Failure::Protocol(
+                    "the upstream closed the stream before its first chunk".into(),
+                ));
+            }
+        }
     }
     Ok(s)
 }
 
-/// Feeds bytes through decoder and converter; appends framed chunks to `frames`.
-fn process(
-    s: &mut Started,
-    chunk: &[u8],
-    emit: &mut Emit,
-    frames: &mut Vec<Bytes>,
-) -> Result<(), Failure> {
-    let mut events = Vec::new();
-    s.decoder
-        .feed(chunk, &mut events)
-        .map_err(|e| Failure::Protocol(e.to_string()))?;
-    convert(s, &events, emit, frames)
-}
-
-fn process_end(
-    s: &mut Started,
-    emit: &mut Emit,
-    frames: &mut Vec<Bytes>,
-) -> Result<Vec<Bytes>, Failure> {
-    let mut events = Vec::new();
-    s.decoder
-        .finish(&mut events)
-        .map_err(|e| Failure::Protocol(e.to_string()))?;
-    convert(s, &events, emit, frames)?;
-    Ok(std::mem::take(frames))
-}
-
+/// Runs events through the converter; appends framed chunks to `frames`.
 fn convert(
     s: &mut Started,
-    events: &[switchyard_sse::Event],
+    events: &[Event],
     emit: &mut Emit,
     frames: &mut Vec<Bytes>,
 ) -> Result<(), Failure> {
@@ -140,6 +105,37 @@ fn convert(
         }
     }
     Ok(())
+}
+
+/// Reads the whole stream (for a non-stream client request to a stream-only provider) and
+/// returns the canonical chunks, unframed.
+pub(crate) async fn drain(mut s: Started) -> Result<(Vec<Bytes>, Started), Failure> {
+    let mut chunks: Vec<Bytes> = s.first.drain(..).map(unframe).collect();
+    let mut emit = Emit::default();
+    while !s.done {
+        let next = tokio::time::timeout(s.idle, s.events.next())
+            .await
+            .map_err(|_| Failure::Timeout("the upstream went silent".into()))?;
+        match next {
+            Some(Ok(batch)) => {
+                let mut frames = Vec::new();
+                convert(&mut s, &batch, &mut emit, &mut frames)?;
+                chunks.extend(frames.into_iter().map(unframe));
+            }
+            Some(Err(f)) => return Err(f),
+            None => {
+                return Err(Failure::Protocol(
+                    "the upstream closed the stream before it was complete".into(),
+                ));
+            }
+        }
+    }
+    Ok((chunks, s))
+}
+
+fn unframe(frame: Bytes) -> Bytes {
+    let end = frame.len().saturating_sub(2);
+    frame.slice(6.min(end)..end)
 }
 
 /// How a stream ended.
@@ -204,28 +200,20 @@ async fn pump(
             biased;
             _ = tx.closed() => break End::ClientGone,
             _ = deadline.cancelled() => break End::Shutdown,
-            next = tokio::time::timeout_at(idle_at, s.body.next()) => match next {
+            next = tokio::time::timeout_at(idle_at, s.events.next()) => match next {
                 Err(_) => break End::IdleTimeout,
-                Ok(Some(Ok(chunk))) => {
+                Ok(Some(Ok(batch))) => {
                     idle_at = Instant::now() + s.idle;
                     ticker.reset();
-                    if let Err(f) = process(&mut s, &chunk, &mut emit, &mut frames) {
+                    if let Err(f) = convert(&mut s, &batch, &mut emit, &mut frames) {
                         break End::Failed(f);
                     }
                 }
-                Ok(Some(Err(e))) => break End::Failed(classify(&e)),
+                Ok(Some(Err(f))) => break End::Failed(f),
                 Ok(None) => {
-                    match process_end(&mut s, &mut emit, &mut frames) {
-                        Ok(rest) => frames = rest,
-                        Err(f) => break End::Failed(f),
-                    }
-                    if !s.done {
-                        // Deliver what arrived, then report the truncation.
-                        for f in frames.drain(..) {
-                            let _ = tx.send(f).await;
-                        }
-                        break End::Failed(Failure::Protocol("the upstream closed the stream before it was complete".into()));
-                    }
+                    break End::Failed(Failure::Protocol(
+                        "the upstream closed the stream before it was complete".into(),
+                    ));
                 }
             },
             _ = ticker.tick() => {
@@ -237,9 +225,15 @@ async fn pump(
     };
     // Stop reading from the upstream now: dropping the body cancels the upstream request.
     drop(std::mem::replace(
-        &mut s.body,
+        &mut s.events,
         futures::stream::empty().boxed(),
     ));
+    if !matches!(end, End::ClientGone) {
+        // Chunks converted before a failure in the same batch still reach the client.
+        for f in frames.drain(..) {
+            let _ = tx.send(f).await;
+        }
+    }
     let metered = s.meter.finish(billing.local_prompt());
     let (status, code, error) = match end {
         End::Complete => (200, None, None),

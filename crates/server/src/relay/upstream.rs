@@ -28,6 +28,13 @@ pub(crate) enum Failure {
     Protocol(String),
     /// The gateway is shutting down.
     Shutdown,
+    /// The client's request cannot be expressed for this provider (never failed over).
+    BadRequest {
+        /// What is wrong.
+        message: String,
+        /// The parameter at fault.
+        param: Option<String>,
+    },
 }
 
 impl Failure {
@@ -40,7 +47,7 @@ impl Failure {
             Self::Status { err, .. } => {
                 matches!(err.status, 401 | 403 | 408 | 409 | 429 | 500..=599)
             }
-            Self::Shutdown => false,
+            Self::Shutdown | Self::BadRequest { .. } => false,
         }
     }
 
@@ -66,6 +73,9 @@ impl Failure {
                 m.clone(),
             ),
             Self::Shutdown => ApiError::unavailable("the gateway is shutting down"),
+            Self::BadRequest { message, param } => {
+                ApiError::bad_request(message.clone(), param.as_deref())
+            }
             Self::Status { err, retry_after } => {
                 let code = err.code.as_deref();
                 match err.status {
@@ -130,6 +140,7 @@ impl Failure {
             Self::Status { .. } => "upstream_status",
             Self::Protocol(_) => "bad_upstream_response",
             Self::Shutdown => "shutdown",
+            Self::BadRequest { .. } => "invalid_request",
         }
     }
 
@@ -144,6 +155,7 @@ impl Failure {
             Self::Connect(m) | Self::Timeout(m) | Self::Protocol(m) => clean(m),
             Self::Status { err, .. } => clean(&mut err.message),
             Self::Shutdown => {}
+            Self::BadRequest { message, .. } => clean(message),
         }
         self
     }
