@@ -43,6 +43,11 @@ impl Provider {
         Provider::Spark,
     ];
 
+    /// True for providers that speak the OpenAI dialect natively (requests pass through).
+    pub fn is_openai_dialect(self) -> bool {
+        matches!(self, Self::OpenAi | Self::OpenAiCompatible | Self::Moonshot | Self::StepFun)
+    }
+
     /// The config spelling.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -32,6 +32,7 @@ pub use state::{AppState, StartError};
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(relay::chat_completions))
+        .route("/v1/embeddings", post(relay::embeddings::embeddings))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{model}", get(models::get))
         .route("/healthz", get(healthz))

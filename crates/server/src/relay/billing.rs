@@ -61,6 +61,50 @@ impl Billing {
         }
     }
 
+    /// Reserves the estimated cost of `(prompt, output)` tokens of `model` on the key's quota
+    /// (403 `insufficient_quota` when it cannot be covered) and starts the settlement record.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn reserve(
+        state: &AppState,
+        key: Arc<ApiKey>,
+        rid: &crate::gate::RequestId,
+        endpoint: &'static str,
+        model: &str,
+        (prompt, output): (u64, u64),
+        stream: bool,
+        started: Instant,
+    ) -> Result<Self, crate::error::ApiError> {
+        let estimate = state
+            .inner
+            .prices
+            .lookup(model, None)
+            .cost_micros(prompt, output, 0);
+        let reservation = state
+            .inner
+            .ledger
+            .reserve(key.id, key.quota_micros, key.used_micros, estimate)
+            .map_err(|e| {
+                crate::error::ApiError::forbidden(
+                    "insufficient_quota",
+                    format!(
+                        "This key's quota cannot cover the request (estimated {estimate} µUSD, remaining {} µUSD).",
+                        e.remaining_micros
+                    ),
+                )
+            })?;
+        Ok(Self::new(
+            state.clone(),
+            key,
+            rid.0.clone(),
+            endpoint,
+            model.to_owned(),
+            prompt,
+            reservation,
+            stream,
+            started,
+        ))
+    }
+
     /// Records which channel and upstream model the current attempt uses.
     pub(crate) fn attempt(&mut self, channel_id: i64, upstream_model: &str) {
         self.channel_id = Some(channel_id);

@@ -6,6 +6,7 @@
 //! the first byte reaches the client.
 
 mod billing;
+pub(crate) mod embeddings;
 mod source;
 mod stream;
 pub(crate) mod upstream;
@@ -73,39 +74,22 @@ async fn chat(
         return Err(ApiError::model_not_found(&req.model));
     }
 
-    // Reserve the estimated cost before anything is forwarded.
     let prompt = tokens::count_prompt(&req.model, &req.messages, req.tools.as_deref());
     let output = req
         .output_limit()
         .unwrap_or(0)
         .saturating_mul(req.choices());
-    let price = state.inner.prices.lookup(&req.model, None);
-    let estimate = price.cost_micros(prompt, output, 0);
-    let reservation = state
-        .inner
-        .ledger
-        .reserve(key.id, key.quota_micros, key.used_micros, estimate)
-        .map_err(|e| {
-            ApiError::forbidden(
-                "insufficient_quota",
-                format!(
-                    "This key's quota cannot cover the request (estimated {} µUSD, remaining {} µUSD).",
-                    estimate, e.remaining_micros
-                ),
-            )
-        })?;
-    ctx.billed = true;
-    let mut billing = Billing::new(
-        state.clone(),
+    let mut billing = Billing::reserve(
+        state,
         key,
-        rid.0.clone(),
+        rid,
         "chat/completions",
-        req.model.clone(),
-        prompt,
-        reservation,
+        &req.model,
+        (prompt, output),
         req.is_stream(),
         started,
-    );
+    )?;
+    ctx.billed = true;
 
     let cfg = &state.inner.config.upstream;
     let first_byte = Duration::from_millis(cfg.first_byte_timeout_ms);

@@ -230,3 +230,91 @@ async fn models_list_respects_the_key_allow_list() {
         "model_not_found"
     );
 }
+
+#[tokio::test]
+async fn embeddings_pass_through_with_usage_and_base64() {
+    let up = sim(Flavor::OpenAi, "sk-up").await;
+    let gw = Gateway::start(&format!(
+        "{}\nmodel_map = {{ \"text-embedding-ada-002\" = \"text-embedding-3-small\" }}\n",
+        channel(
+            "oa",
+            "openai",
+            &up.base_url(),
+            "sk-up",
+            &["text-embedding-ada-002"],
+            0
+        )
+        .trim_end()
+    ))
+    .await;
+    let (id, key) = gw.plain_key().await;
+    let url = format!("{}/v1/embeddings", gw.base);
+    let float: Value = gw
+        .http
+        .post(&url)
+        .bearer_auth(&key)
+        .json(&json!({"model": "text-embedding-ada-002", "input": ["alpha", "beta"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(float["data"].as_array().unwrap().len(), 2);
+    let v0: Vec<f32> = float["data"][0]["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
+    assert_eq!(
+        v0,
+        switchyard_sim::openai::embed("alpha", switchyard_sim::openai::DEFAULT_DIMENSIONS)
+    );
+    assert_eq!(
+        up.requests().last().unwrap()["model"],
+        "text-embedding-3-small"
+    );
+    let b64: Value = gw
+        .http
+        .post(&url)
+        .bearer_auth(&key)
+        .json(&json!({"model": "text-embedding-ada-002", "input": "alpha", "encoding_format": "base64"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64["data"][0]["embedding"].as_str().unwrap())
+        .unwrap();
+    let decoded: Vec<f32> = raw
+        .chunks(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    assert_eq!(decoded, v0);
+    let rows = gw.usage_n(id, 2).await;
+    for r in &rows {
+        assert_eq!(
+            (r.row.endpoint.as_str(), r.row.status, r.row.estimated),
+            ("embeddings", 200, false)
+        );
+        assert!(r.row.prompt_tokens > 0);
+        assert_eq!(r.row.completion_tokens, 0);
+    }
+    let bad = gw
+        .http
+        .post(&url)
+        .bearer_auth(&key)
+        .json(&json!({"model": "text-embedding-ada-002"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        bad.json::<Value>().await.unwrap()["error"]["param"],
+        "input"
+    );
+}

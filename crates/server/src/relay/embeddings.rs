@@ -1,0 +1,340 @@
+//! `POST /v1/embeddings`: the same admission, billing and failover as chat, without streams.
+//!
+//! OpenAI-dialect channels get the client's body with only `model` rewritten and answer as they
+//! are; native providers go through their adapter, and the gateway builds the OpenAI answer,
+//! as base64 of little-endian float32 when the client asked (the SDKs' default).
+
+use std::time::{Duration, Instant};
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchyard_core::meter::Metered;
+use switchyard_core::routing::Channel;
+use switchyard_core::tokens;
+use switchyard_providers::{Adapter, ConvertError, EmbeddingsInput, Target, adapter};
+use switchyard_types::Usage;
+
+use super::Billing;
+use super::upstream::{self, Failure};
+use crate::error::ApiError;
+use crate::gate::{self, RequestId};
+use crate::state::AppState;
+
+/// The handler.
+pub(crate) async fn embeddings(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let mut ctx = gate::Attempt::default();
+    match run(&state, &rid, &headers, body, started, &mut ctx).await {
+        Ok(r) => r,
+        Err(e) => {
+            gate::log_rejection(&state, &rid, "embeddings", &ctx, &e, started);
+            e.into_response()
+        }
+    }
+}
+
+/// The request, with `input` normalised to texts (token arrays stay raw for pass-through).
+struct Request {
+    raw: serde_json::Map<String, Value>,
+    model: String,
+    texts: Option<Vec<String>>,
+    tokens: u64,
+    base64: bool,
+    dimensions: Option<u64>,
+}
+
+fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
+    #[derive(Deserialize)]
+    struct Known {
+        encoding_format: Option<String>,
+        dimensions: Option<u64>,
+    }
+    let raw: serde_json::Map<String, Value> = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(
+            format!("We could not parse the JSON body of your request: {e}"),
+            None,
+        )
+    })?;
+    let model = match raw.get("model") {
+        Some(Value::String(m)) if !m.is_empty() => m.clone(),
+        _ => {
+            return Err(ApiError::bad_request(
+                "you must provide a model parameter",
+                Some("model"),
+            ));
+        }
+    };
+    let (texts, tokens) = match raw.get("input") {
+        Some(Value::String(s)) => (Some(vec![s.clone()]), tokens::count_text(&model, s)),
+        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => {
+            let texts: Vec<String> = a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            let n = texts.iter().map(|t| tokens::count_text(&model, t)).sum();
+            (Some(texts), n)
+        }
+        Some(Value::Array(a))
+            if !a.is_empty() && a.iter().all(|v| v.is_number() || v.is_array()) =>
+        {
+            let n = a
+                .iter()
+                .map(|v| v.as_array().map_or(1, Vec::len) as u64)
+                .sum();
+            (None, n)
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "`input` must be a string, an array of strings, or token arrays, and not empty.",
+                Some("input"),
+            ));
+        }
+        None => {
+            return Err(ApiError::bad_request(
+                "Missing required parameter: 'input'.",
+                Some("input"),
+            ));
+        }
+    };
+    let known: Known = serde_json::from_value(Value::Object(raw.clone()))
+        .map_err(|e| ApiError::bad_request(format!("Invalid request: {e}"), None))?;
+    let base64 = match known.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "`encoding_format` must be `float` or `base64`.",
+                Some("encoding_format"),
+            ));
+        }
+    };
+    Ok(Request {
+        raw,
+        model,
+        texts,
+        tokens,
+        base64,
+        dimensions: known.dimensions,
+    })
+}
+
+async fn run(
+    state: &AppState,
+    rid: &RequestId,
+    headers: &HeaderMap,
+    body: Body,
+    started: Instant,
+    ctx: &mut gate::Attempt,
+) -> Result<Response, ApiError> {
+    let bytes = gate::read_body(state, body).await?;
+    let key = crate::auth::client_key(state, headers).await?;
+    ctx.key_id = Some(key.id);
+    let req = parse(&bytes)?;
+    ctx.model = Some(req.model.clone());
+    gate::admit(state, &key, &req.model)?;
+    let routes = state.routes();
+    if !routes.serves(&req.model) {
+        return Err(ApiError::model_not_found(&req.model));
+    }
+    let mut billing = Billing::reserve(
+        state,
+        key,
+        rid,
+        "embeddings",
+        &req.model,
+        (req.tokens, 0),
+        false,
+        started,
+    )?;
+    ctx.billed = true;
+    let cfg = &state.inner.config.upstream;
+    let timeout = Duration::from_millis(cfg.first_byte_timeout_ms);
+    let now_ms = gate::now_ms();
+    let mut last = None;
+    let candidates = routes.candidates(&req.model, now_ms, &mut rand::rng());
+    for ch in candidates.iter().take(cfg.max_attempts) {
+        let upstream_model = ch.upstream_model(&req.model).to_owned();
+        billing.attempt(ch.id, &upstream_model);
+        let result = tokio::select! {
+            r = try_channel(state, ch, &req, &upstream_model, timeout) => r,
+            _ = state.inner.deadline.cancelled() => Err(Failure::Shutdown),
+        };
+        match result {
+            Ok((body, usage)) => {
+                ch.record_success();
+                let m = match usage {
+                    Some(u) => Metered {
+                        prompt: u.prompt_tokens,
+                        completion: 0,
+                        cached: 0,
+                        estimated: false,
+                    },
+                    None => Metered {
+                        prompt: req.tokens,
+                        completion: 0,
+                        cached: 0,
+                        estimated: true,
+                    },
+                };
+                billing.first_token();
+                billing.finish(m, 200, None);
+                let mut res = (StatusCode::OK, body).into_response();
+                res.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                return Ok(res);
+            }
+            Err(f) => {
+                let f = f.masked(ch.key.expose());
+                if f.retryable() {
+                    ch.record_failure(now_ms, cfg.failure_threshold, cfg.cooldown_secs * 1000);
+                    last = Some(f);
+                    continue;
+                }
+                let e = f.to_api_error();
+                billing.fail(e.status.as_u16(), Some(f.label()));
+                return Err(e);
+            }
+        }
+    }
+    let f = last.unwrap_or_else(|| Failure::Connect("no channel could be tried".into()));
+    let e = f.to_api_error();
+    billing.fail(e.status.as_u16(), Some(f.label()));
+    Err(e)
+}
+
+async fn try_channel(
+    state: &AppState,
+    ch: &Channel,
+    req: &Request,
+    upstream_model: &str,
+    timeout: Duration,
+) -> Result<(Bytes, Option<Usage>), Failure> {
+    let adapter = adapter(ch.provider);
+    if ch.provider.is_openai_dialect() {
+        let mut body = req.raw.clone();
+        body.insert("model".into(), Value::from(upstream_model));
+        let ureq = switchyard_providers::UpstreamRequest::post_json(
+            format!("{}/embeddings", ch.base_url.trim_end_matches('/')),
+            vec![(
+                "authorization".into(),
+                format!("Bearer {}", ch.key.expose()),
+            )],
+            Bytes::from(Value::Object(body).to_string()),
+        );
+        let bytes = send(state, adapter, ureq, timeout).await?;
+        #[derive(Deserialize)]
+        struct Probe {
+            usage: Option<Usage>,
+        }
+        let probe: Probe = serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::Protocol(format!("upstream embeddings answer is not JSON: {e}"))
+        })?;
+        return Ok((bytes, probe.usage));
+    }
+    let Some(texts) = &req.texts else {
+        return Err(Failure::BadRequest {
+            message: "token-array input is only accepted for OpenAI-dialect models".into(),
+            param: Some("input".into()),
+        });
+    };
+    let input = EmbeddingsInput {
+        texts,
+        dimensions: req.dimensions,
+    };
+    let mut retried = false;
+    loop {
+        let mut target = Target {
+            base_url: &ch.base_url,
+            key: ch.key.expose(),
+            upstream_model,
+            now_unix: gate::now_ms() / 1000,
+            token: None,
+        };
+        let token = state
+            .inner
+            .tokens
+            .get(state, ch.id, adapter, &target, timeout)
+            .await?;
+        target.token = token.as_deref();
+        let ureq = adapter
+            .embeddings_request(&input, &target)
+            .map_err(|e| match e {
+                ConvertError::BadRequest { message, param } => {
+                    Failure::BadRequest { message, param }
+                }
+                other => super::convert_failure(other),
+            })?;
+        let result = match send(state, adapter, ureq, timeout).await {
+            Ok(bytes) => adapter
+                .embeddings_response(bytes)
+                .map_err(super::convert_failure),
+            Err(f) => Err(f),
+        };
+        match result {
+            Err(Failure::Status { err, .. }) if !retried && adapter.token_rejected(&err) => {
+                state.inner.tokens.invalidate(ch.id).await;
+                retried = true;
+            }
+            Err(f) => return Err(f),
+            Ok(out) => {
+                let data: Vec<Value> = out
+                    .vectors
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": encode(v, req.base64)}))
+                    .collect();
+                let prompt = out.usage.as_ref().map_or(req.tokens, |u| u.prompt_tokens);
+                let body = json!({
+                    "object": "list",
+                    "data": data,
+                    "model": req.model,
+                    "usage": {"prompt_tokens": prompt, "total_tokens": prompt},
+                });
+                return Ok((Bytes::from(body.to_string()), out.usage));
+            }
+        }
+    }
+}
+
+/// Floats as JSON numbers, or base64 of little-endian float32.
+pub(crate) fn encode(v: &[f32], base64: bool) -> Value {
+    if base64 {
+        let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
+        Value::from(base64::engine::general_purpose::STANDARD.encode(bytes))
+    } else {
+        Value::from(v.iter().map(|f| f64::from(*f)).collect::<Vec<f64>>())
+    }
+}
+
+async fn send(
+    state: &AppState,
+    adapter: &'static dyn Adapter,
+    ureq: switchyard_providers::UpstreamRequest,
+    timeout: Duration,
+) -> Result<Bytes, Failure> {
+    let resp = upstream::send(state, ureq, timeout).await?;
+    if !resp.status().is_success() {
+        return Err(upstream::status_failure(resp, adapter, timeout).await);
+    }
+    match tokio::time::timeout(timeout, resp.bytes()).await {
+        Err(_) => Err(Failure::Timeout(
+            "upstream answer did not complete in time".into(),
+        )),
+        Ok(Err(e)) => Err(upstream::classify(&e)),
+        Ok(Ok(b)) => Ok(b),
+    }
+}
