@@ -49,16 +49,19 @@ pub(crate) async fn run(listen: &str) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!(e.message))?;
     let _ = key;
+    // Bound now, so the hint below shows the real port when `listen` asks for port 0.
+    let listener = crate::bind(&config).await?;
+    let addr = listener.local_addr()?;
     println!(
         "demo: simulated providers openai, moonshot, stepfun (models: gpt-4, gpt-4o, moonshot-v1-8k, step-1-8k, …)"
     );
     println!("admin key: {admin}");
     println!("api key: {secret}");
     println!(
-        "try: curl http://{listen}/v1/chat/completions -H 'authorization: Bearer {secret}' -H 'content-type: application/json' -d '{{\"model\":\"gpt-4o\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}'"
+        "try: curl http://{addr}/v1/chat/completions -H 'authorization: Bearer {secret}' -H 'content-type: application/json' -d '{{\"model\":\"gpt-4o\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}'"
     );
     store.close().await;
-    crate::serve(config).await?;
+    crate::serve_on(listener, config).await?;
     drop(sims);
     Ok(())
 }

@@ -133,9 +133,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Starts the gateway on `config` and runs until SIGTERM or Ctrl-C.
 pub(crate) async fn serve(config: Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+    let listener = bind(&config).await?;
+    serve_on(listener, config).await
+}
+
+/// Binds `config.server.listen`.
+pub(crate) async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(&config.server.listen)
         .await
-        .with_context(|| format!("binding {}", config.server.listen))?;
+        .with_context(|| format!("binding {}", config.server.listen))
+}
+
+/// Runs the gateway on an already bound `listener` until SIGTERM or Ctrl-C.
+pub(crate) async fn serve_on(
+    listener: tokio::net::TcpListener,
+    config: Config,
+) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let store = Store::connect(&config.database.url)
         .await

@@ -20,6 +20,14 @@ async fn demo_serves_every_provider_with_the_printed_key() {
         .line_after("api key: ")
         .unwrap_or_else(|| panic!("no api key line: {:?}", gw.stdout));
     assert!(admin.starts_with("sk-") && api.starts_with("sk-") && admin != api);
+    // The hint names the address actually bound, not the requested port 0.
+    let hint = gw
+        .line_after("try: curl ")
+        .unwrap_or_else(|| panic!("no curl hint: {:?}", gw.stdout));
+    assert!(
+        hint.starts_with(&format!("{}/v1/chat/completions ", gw.url)) && hint.contains(&api),
+        "{hint}"
+    );
 
     for model in ["gpt-4o", "moonshot-v1-8k", "step-1-8k"] {
         let answer = chat_ok(&gw.url, &api, model).await;
