@@ -7,7 +7,9 @@
 
 pub mod adapter;
 pub mod aggregate;
+pub mod anthropic;
 pub mod dashscope;
+pub mod gemini;
 pub mod hunyuan;
 pub mod openai;
 pub mod provider;
@@ -35,5 +37,7 @@ pub fn adapter(provider: Provider) -> &'static dyn Adapter {
         Provider::Zhipu => &zhipu::ADAPTER,
         Provider::Hunyuan => &hunyuan::ADAPTER,
         Provider::Spark => &spark::ADAPTER,
+        Provider::Anthropic => &anthropic::ADAPTER,
+        Provider::Gemini => &gemini::ADAPTER,
     }
 }

@@ -26,11 +26,15 @@ pub enum Provider {
     Hunyuan,
     /// iFlytek Spark over its signed WebSocket.
     Spark,
+    /// Anthropic Messages API (Claude).
+    Anthropic,
+    /// Google Gemini API.
+    Gemini,
 }
 
 impl Provider {
     /// Every kind, for listings and validation messages.
-    pub const ALL: [Provider; 10] = [
+    pub const ALL: [Provider; 12] = [
         Provider::OpenAi,
         Provider::OpenAiCompatible,
         Provider::Moonshot,
@@ -41,11 +45,16 @@ impl Provider {
         Provider::Zhipu,
         Provider::Hunyuan,
         Provider::Spark,
+        Provider::Anthropic,
+        Provider::Gemini,
     ];
 
     /// True for providers that speak the OpenAI dialect natively (requests pass through).
     pub fn is_openai_dialect(self) -> bool {
-        matches!(self, Self::OpenAi | Self::OpenAiCompatible | Self::Moonshot | Self::StepFun)
+        matches!(
+            self,
+            Self::OpenAi | Self::OpenAiCompatible | Self::Moonshot | Self::StepFun
+        )
     }
 
     /// The config spelling.
@@ -61,6 +70,8 @@ impl Provider {
             Self::Zhipu => "zhipu",
             Self::Hunyuan => "hunyuan",
             Self::Spark => "spark",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
         }
     }
 
@@ -77,6 +88,8 @@ impl Provider {
             Self::Zhipu => Some("https://open.bigmodel.cn"),
             Self::Hunyuan => Some("https://hunyuan.tencentcloudapi.com"),
             Self::Spark => Some("wss://spark-api.xf-yun.com"),
+            Self::Anthropic => Some("https://api.anthropic.com"),
+            Self::Gemini => Some("https://generativelanguage.googleapis.com"),
         }
     }
 
@@ -113,6 +126,8 @@ impl Provider {
             Self::Zhipu => crate::zhipu::DEFAULT_MODELS,
             Self::Hunyuan => crate::hunyuan::DEFAULT_MODELS,
             Self::Spark => crate::spark::DEFAULT_MODELS,
+            Self::Anthropic => crate::anthropic::DEFAULT_MODELS,
+            Self::Gemini => crate::gemini::DEFAULT_MODELS,
         }
     }
 }
