@@ -13,6 +13,8 @@ mod response;
 mod stream;
 
 #[cfg(test)]
+mod stream_tests;
+#[cfg(test)]
 mod tests;
 
 use bytes::Bytes;
