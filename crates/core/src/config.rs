@@ -106,6 +106,16 @@ pub struct UpstreamConfig {
     /// How long a channel in cooldown is tried only after healthy ones.
     #[serde(deserialize_with = "lenient")]
     pub cooldown_secs: u64,
+    /// Let the gateway fetch image URLs on loopback, private and link-local addresses (off:
+    /// such URLs are refused, so clients cannot make the gateway probe its own network).
+    #[serde(deserialize_with = "lenient")]
+    pub image_fetch_allow_private: bool,
+    /// Largest image the gateway fetches for a provider that needs images inline.
+    #[serde(deserialize_with = "lenient")]
+    pub image_fetch_max_bytes: usize,
+    /// Time allowed for one image fetch.
+    #[serde(deserialize_with = "lenient")]
+    pub image_fetch_timeout_ms: u64,
 }
 
 impl Default for UpstreamConfig {
@@ -117,6 +127,9 @@ impl Default for UpstreamConfig {
             max_attempts: 3,
             failure_threshold: 3,
             cooldown_secs: 30,
+            image_fetch_allow_private: false,
+            image_fetch_max_bytes: 20 * 1024 * 1024,
+            image_fetch_timeout_ms: 10_000,
         }
     }
 }

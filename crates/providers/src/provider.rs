@@ -57,6 +57,12 @@ impl Provider {
         )
     }
 
+    /// True for providers that take images only inline: the gateway fetches http(s) image URLs
+    /// (under its address guard) and hands the adapter `data:` URLs.
+    pub fn needs_inline_images(self) -> bool {
+        matches!(self, Self::Anthropic | Self::Gemini)
+    }
+
     /// The config spelling.
     pub fn as_str(self) -> &'static str {
         match self {

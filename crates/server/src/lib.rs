@@ -9,6 +9,7 @@ mod auth;
 mod credentials;
 mod error;
 mod gate;
+mod images;
 mod models;
 mod relay;
 mod state;

@@ -246,10 +246,10 @@ async fn try_channel(
         return Ok((bytes, probe.usage));
     }
     let Some(texts) = &req.texts else {
-        return Err(Failure::BadRequest {
-            message: "token-array input is only accepted for OpenAI-dialect models".into(),
-            param: Some("input".into()),
-        });
+        return Err(Failure::bad_request(
+            "token-array input is only accepted for OpenAI-dialect models".into(),
+            Some("input".into()),
+        ));
     };
     let input = EmbeddingsInput {
         texts,
@@ -273,9 +273,7 @@ async fn try_channel(
         let ureq = adapter
             .embeddings_request(&input, &target)
             .map_err(|e| match e {
-                ConvertError::BadRequest { message, param } => {
-                    Failure::BadRequest { message, param }
-                }
+                ConvertError::BadRequest { message, param } => Failure::bad_request(message, param),
                 other => super::convert_failure(other),
             })?;
         let result = match send(state, adapter, ureq, timeout).await {

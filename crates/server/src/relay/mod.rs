@@ -105,10 +105,12 @@ async fn chat(
             _ = state.inner.deadline.cancelled() => Err(Failure::Shutdown),
         };
         let result = match result {
-            Err(Failure::BadRequest { message, param }) => {
-                let e = ApiError::bad_request(message, param.as_deref());
-                billing.fail(400, Some("invalid_request"));
-                return Err(e);
+            Err(Failure::Rejected(e)) => {
+                billing.fail(
+                    e.status.as_u16(),
+                    e.code.as_deref().or(Some("invalid_request")),
+                );
+                return Err(*e);
             }
             other => other,
         };
@@ -170,6 +172,17 @@ async fn try_channel(
     upstream_model: &str,
     first_byte: Duration,
 ) -> Result<Answer, Failure> {
+    let inlined;
+    let req = if ch.provider.needs_inline_images() && has_image_urls(req) {
+        let mut copy = req.clone();
+        crate::images::inline_images(state, &mut copy)
+            .await
+            .map_err(|e| Failure::Rejected(Box::new(e)))?;
+        inlined = copy;
+        &inlined
+    } else {
+        req
+    };
     let tokens = &state.inner.tokens;
     let mut retried = false;
     loop {
@@ -186,7 +199,7 @@ async fn try_channel(
             .await?;
         target.token = token.as_deref();
         let ureq = adapter.chat_request(req, &target).map_err(|e| match e {
-            ConvertError::BadRequest { message, param } => Failure::BadRequest { message, param },
+            ConvertError::BadRequest { message, param } => Failure::bad_request(message, param),
             other => convert_failure(other),
         })?;
         match attempt(state, adapter, ureq, req, upstream_model, first_byte).await {
@@ -271,6 +284,17 @@ async fn json_answer(
         None => meter.text(out.text_for_count.as_deref().unwrap_or("")),
     }
     Ok(Answer::Json(out.body, meter))
+}
+
+fn has_image_urls(req: &ChatRequest) -> bool {
+    req.messages.iter().any(|m| match &m.content {
+        Some(switchyard_types::MessageContent::Parts(parts)) => parts.iter().any(|p| {
+            p.pointer("/image_url/url")
+                .and_then(Value::as_str)
+                .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
+        }),
+        _ => false,
+    })
 }
 
 /// A conversion failure of an upstream answer.

@@ -28,13 +28,8 @@ pub(crate) enum Failure {
     Protocol(String),
     /// The gateway is shutting down.
     Shutdown,
-    /// The client's request cannot be expressed for this provider (never failed over).
-    BadRequest {
-        /// What is wrong.
-        message: String,
-        /// The parameter at fault.
-        param: Option<String>,
-    },
+    /// The client's request cannot be served as it is (never failed over): the error to send.
+    Rejected(Box<ApiError>),
 }
 
 impl Failure {
@@ -47,7 +42,7 @@ impl Failure {
             Self::Status { err, .. } => {
                 matches!(err.status, 401 | 403 | 408 | 409 | 429 | 500..=599)
             }
-            Self::Shutdown | Self::BadRequest { .. } => false,
+            Self::Shutdown | Self::Rejected(_) => false,
         }
     }
 
@@ -73,9 +68,7 @@ impl Failure {
                 m.clone(),
             ),
             Self::Shutdown => ApiError::unavailable("the gateway is shutting down"),
-            Self::BadRequest { message, param } => {
-                ApiError::bad_request(message.clone(), param.as_deref())
-            }
+            Self::Rejected(e) => (**e).clone(),
             Self::Status { err, retry_after } => {
                 let code = err.code.as_deref();
                 match err.status {
@@ -140,7 +133,7 @@ impl Failure {
             Self::Status { .. } => "upstream_status",
             Self::Protocol(_) => "bad_upstream_response",
             Self::Shutdown => "shutdown",
-            Self::BadRequest { .. } => "invalid_request",
+            Self::Rejected(_) => "invalid_request",
         }
     }
 
@@ -155,7 +148,7 @@ impl Failure {
             Self::Connect(m) | Self::Timeout(m) | Self::Protocol(m) => clean(m),
             Self::Status { err, .. } => clean(&mut err.message),
             Self::Shutdown => {}
-            Self::BadRequest { message, .. } => clean(message),
+            Self::Rejected(e) => clean(&mut e.message),
         }
         self
     }
@@ -217,5 +210,12 @@ pub(crate) async fn status_failure(
     Failure::Status {
         err: adapter.error(status, &body),
         retry_after,
+    }
+}
+
+impl Failure {
+    /// A 400 for a request this provider cannot take.
+    pub(crate) fn bad_request(message: String, param: Option<String>) -> Self {
+        Self::Rejected(Box::new(ApiError::bad_request(message, param.as_deref())))
     }
 }

@@ -8,6 +8,7 @@ mod chat;
 mod failover;
 mod handlers;
 mod helpers;
+mod images;
 mod quota;
 mod shutdown;
 mod stream;
