@@ -8,6 +8,9 @@ mod request;
 mod response;
 mod stream;
 
+/// The OpenAI error-body reader, shared with OpenAI-shaped native APIs (Qianfan v2).
+pub(crate) use response::error as error_body;
+
 #[cfg(test)]
 mod tests;
 

@@ -61,7 +61,7 @@ pub(super) fn convert(body: Bytes) -> Result<ChatOutput, ConvertError> {
 }
 
 /// Reads an OpenAI-shaped error body; falls back to the raw text.
-pub(super) fn error(status: u16, body: &[u8]) -> UpstreamError {
+pub(crate) fn error(status: u16, body: &[u8]) -> UpstreamError {
     #[derive(Deserialize)]
     struct Body {
         error: Inner,
