@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod anthropic;
 pub mod dashscope;
 pub mod gemini;
+pub mod inbound;
 pub mod hunyuan;
 pub mod openai;
 pub mod provider;
