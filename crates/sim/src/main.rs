@@ -3,6 +3,7 @@
 //! ```text
 //! switchyard-sim <openai|moonshot|stepfun> [--listen 127.0.0.1:0] [--key sk-sim]
 //!     [--models a,b] [--latency-ms N] [--chunks N] [--chunk-interval-ms N]
+//! switchyard-sim hunyuan [--secret-id ID] [--secret-key K] …             (see hunyuan::cli)
 //! ```
 //! The first stdout line is exactly `listening on http://IP:PORT`; logs go to stderr.
 
@@ -51,6 +52,16 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    if std::env::args().nth(1).as_deref() == Some("hunyuan") {
+        let args = switchyard_sim::hunyuan::cli::HunyuanArgs::parse_from(std::env::args().skip(1));
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        let handle = switchyard_sim::spawn_hunyuan_on(listener, args.config());
+        announce(handle.addr())?;
+        tracing::info!(addr = %handle.addr(), "hunyuan simulator running");
+        shutdown_signal().await?;
+        handle.shutdown();
+        return Ok(());
+    }
     let args = Args::parse();
     let mut cfg = OpenAiSimConfig::new(args.flavor, args.key);
     cfg.models = args.models.into_iter().filter(|m| !m.is_empty()).collect();

@@ -7,6 +7,7 @@ mod auth;
 mod binary;
 mod embeddings;
 mod faults;
+mod hunyuan;
 mod streams;
 mod tools;
 
