@@ -120,22 +120,13 @@ def test_validator_rejects_model_list_without_object(spec: SpecValidator) -> Non
 # ---- the gateway's bodies ------------------------------------------------------------------
 
 
-# Moonshot and StepFun answers are relayed as they come, without the two fields the spec
-# requires of every choice: `logprobs` (object or null) and `message.refusal` (string or null).
-_RELAYED_WITHOUT_REQUIRED_FIELDS = pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: non-stream moonshot/stepfun answers lack the spec-required "
-    "choices[].logprobs and choices[].message.refusal (relayed verbatim from the upstream)",
-)
-
-
 @pytest.mark.parametrize("tools", [False, True], ids=["text", "tool"])
 @pytest.mark.parametrize(
     "model",
     [
         "gpt-4",
-        pytest.param("moonshot-v1-8k", marks=_RELAYED_WITHOUT_REQUIRED_FIELDS),
-        pytest.param("step-1-8k", marks=_RELAYED_WITHOUT_REQUIRED_FIELDS),
+        "moonshot-v1-8k",
+        "step-1-8k",
     ],
 )
 def test_chat_completion_matches_spec(spec, http, api_key, model, tools) -> None:

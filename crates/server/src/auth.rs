@@ -29,7 +29,8 @@ impl KeyCache {
     }
 }
 
-/// The bearer token of `Authorization: Bearer …` (or `x-api-key`).
+/// The bearer token of `Authorization: Bearer …` (or `x-api-key`, Anthropic's header, or
+/// `x-goog-api-key`, Gemini's).
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     if let Some(v) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
         let v = v.trim();
@@ -38,9 +39,9 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
             .or_else(|| v.strip_prefix("bearer "))?;
         return Some(token.trim()).filter(|t| !t.is_empty());
     }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
+    ["x-api-key", "x-goog-api-key"]
+        .iter()
+        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
         .map(str::trim)
         .filter(|t| !t.is_empty())
 }
@@ -49,8 +50,9 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 pub(crate) async fn client_key(
     state: &AppState,
     headers: &HeaderMap,
+    query_key: Option<&str>,
 ) -> Result<Arc<ApiKey>, ApiError> {
-    let token = bearer(headers).ok_or_else(|| {
+    let token = bearer(headers).or(query_key).ok_or_else(|| {
         ApiError::unauthorized(
             "You didn't provide an API key. Send it as `Authorization: Bearer sk-…`.",
         )

@@ -7,10 +7,12 @@
 mod admin;
 mod auth;
 mod credentials;
+mod dialect;
 mod error;
 mod gate;
 mod images;
 mod models;
+mod native_in;
 mod relay;
 mod state;
 mod usage;
@@ -35,7 +37,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/chat/completions", post(relay::chat_completions))
         .route("/v1/embeddings", post(relay::embeddings::embeddings))
         .route("/v1/models", get(models::list))
-        .route("/v1/models/{model}", get(models::get))
+        .route(
+            "/v1/models/{model}",
+            get(models::get).post(native_in::generate),
+        )
+        .route("/v1beta/models/{model}", post(native_in::generate))
+        .route("/v1/messages", post(native_in::messages))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/admin/keys", post(admin::post_key).get(admin::list_keys))

@@ -31,7 +31,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let key = crate::auth::client_key(&state, &headers).await?;
+    let key = crate::auth::client_key(&state, &headers, None).await?;
     let routes = state.routes();
     let data: Vec<Value> = routes
         .models()
@@ -52,7 +52,7 @@ pub(crate) async fn get(
     headers: HeaderMap,
     Path(model): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let key = crate::auth::client_key(&state, &headers).await?;
+    let key = crate::auth::client_key(&state, &headers, None).await?;
     let allowed = key.models.as_ref().is_none_or(|a| a.contains(&model));
     if !allowed || !state.routes().serves(&model) {
         return Err(ApiError::model_not_found(&model));

@@ -72,7 +72,7 @@ impl Adapter for OpenAiDialect {
         body: Bytes,
         _ctx: &ResponseCtx<'_>,
     ) -> Result<ChatOutput, ConvertError> {
-        response::convert(body)
+        response::convert(body, self.flavor != Flavor::OpenAi)
     }
 
     fn stream_converter(&self, ctx: &ResponseCtx<'_>) -> Box<dyn StreamConverter> {

@@ -31,8 +31,11 @@ struct MessageProbe {
     tool_calls: Option<Value>,
 }
 
-/// Reads usage from the answer and passes the body through unchanged.
-pub(super) fn convert(body: Bytes) -> Result<ChatOutput, ConvertError> {
+/// Reads usage from the answer. OpenAI's own answers pass through byte for byte; other
+/// flavours' answers get the fields OpenAI's schema requires and they omit (`logprobs`,
+/// `message.refusal`), and lose the non-standard `choices[].usage`.
+pub(super) fn convert(body: Bytes, repair: bool) -> Result<ChatOutput, ConvertError> {
+    let body = if repair { complete(body)? } else { body };
     let probe: Probe = serde_json::from_slice(&body).map_err(|e| {
         ConvertError::Protocol(format!("upstream answer is not a chat completion: {e}"))
     })?;
@@ -58,6 +61,32 @@ pub(super) fn convert(body: Bytes) -> Result<ChatOutput, ConvertError> {
         usage,
         text_for_count,
     })
+}
+
+fn complete(body: Bytes) -> Result<Bytes, ConvertError> {
+    let mut v: Value = serde_json::from_slice(&body).map_err(|e| {
+        ConvertError::Protocol(format!("upstream answer is not a chat completion: {e}"))
+    })?;
+    let mut usage_inside = None;
+    for c in v["choices"].as_array_mut().into_iter().flatten() {
+        let Some(c) = c.as_object_mut() else { continue };
+        if let Some(u) = c.remove("usage") {
+            usage_inside.get_or_insert(u);
+        }
+        c.entry("logprobs").or_insert(Value::Null);
+        if let Some(m) = c.get_mut("message").and_then(Value::as_object_mut) {
+            m.entry("refusal").or_insert(Value::Null);
+            if m.get("content").is_none() {
+                m.insert("content".into(), Value::Null);
+            }
+        }
+    }
+    if let (Some(u), Some(obj)) = (usage_inside, v.as_object_mut()) {
+        obj.entry("usage").or_insert(u);
+    }
+    serde_json::to_vec(&v)
+        .map(Bytes::from)
+        .map_err(|e| ConvertError::Protocol(e.to_string()))
 }
 
 /// Reads an OpenAI-shaped error body; falls back to the raw text.

@@ -222,3 +222,18 @@ fn non_stream_usage_and_errors() {
     let e = adapter(Provider::OpenAi).error(502, b"<html>bad gateway</html>");
     assert_eq!(e.message, "<html>bad gateway</html>");
 }
+
+#[test]
+fn non_openai_answers_get_the_fields_the_schema_requires() {
+    let body = Bytes::from_static(br#"{"id":"x","object":"chat.completion","created":1,"model":"step-1-8k","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop","usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}]}"#);
+    let out = adapter(Provider::StepFun)
+        .chat_response(body, &CTX)
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.body).unwrap();
+    assert_eq!(v["choices"][0]["logprobs"], Value::Null);
+    assert!(v["choices"][0].get("logprobs").is_some());
+    assert!(v["choices"][0]["message"].get("refusal").is_some());
+    assert!(v["choices"][0].get("usage").is_none());
+    assert_eq!(v["usage"]["total_tokens"], 3);
+    assert_eq!(out.usage.unwrap().completion_tokens, 2);
+}

@@ -139,7 +139,7 @@ async fn run(
     ctx: &mut gate::Attempt,
 ) -> Result<Response, ApiError> {
     let bytes = gate::read_body(state, body).await?;
-    let key = crate::auth::client_key(state, headers).await?;
+    let key = crate::auth::client_key(state, headers, None).await?;
     ctx.key_id = Some(key.id);
     let req = parse(&bytes)?;
     ctx.model = Some(req.model.clone());

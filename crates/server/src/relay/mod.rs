@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
 use switchyard_core::meter::Meter;
@@ -32,6 +32,7 @@ use switchyard_types::ChatRequest;
 pub(crate) use billing::Billing;
 use upstream::Failure;
 
+use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::gate::{self, RequestId};
 use crate::state::AppState;
@@ -43,17 +44,62 @@ pub(crate) async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let inbound = Inbound {
+        endpoint: "chat/completions",
+        dialect: Dialect::OpenAi { wants_usage: false },
+        key: None,
+    };
+    handle(&state, &rid, &headers, body, inbound, |bytes, dialect| {
+        let req = parse_chat(bytes)?;
+        *dialect = Dialect::OpenAi {
+            wants_usage: req.wants_usage(),
+        };
+        Ok(req)
+    })
+    .await
+}
+
+/// What an inbound API contributes: its usage-log name, its dialect, and a key given outside
+/// the headers (Gemini's `?key=`).
+pub(crate) struct Inbound {
+    pub(crate) endpoint: &'static str,
+    pub(crate) dialect: Dialect,
+    pub(crate) key: Option<String>,
+}
+
+/// Runs one chat-shaped request of any inbound dialect; `parse` turns the body into the
+/// canonical request (and may refine the dialect).
+pub(crate) async fn handle(
+    state: &AppState,
+    rid: &RequestId,
+    headers: &HeaderMap,
+    body: Body,
+    mut inbound: Inbound,
+    parse: impl FnOnce(&[u8], &mut Dialect) -> Result<ChatRequest, ApiError>,
+) -> Response {
     let started = Instant::now();
     let mut ctx = gate::Attempt::default();
-    match chat(&state, &rid, &headers, body, started, &mut ctx).await {
+    match chat(
+        state,
+        rid,
+        headers,
+        body,
+        started,
+        &mut ctx,
+        &mut inbound,
+        parse,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => {
-            gate::log_rejection(&state, &rid, "chat/completions", &ctx, &e, started);
-            e.into_response()
+            gate::log_rejection(state, rid, inbound.endpoint, &ctx, &e, started);
+            inbound.dialect.error(e)
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn chat(
     state: &AppState,
     rid: &RequestId,
@@ -61,11 +107,13 @@ async fn chat(
     body: Body,
     started: Instant,
     ctx: &mut gate::Attempt,
+    inbound: &mut Inbound,
+    parse: impl FnOnce(&[u8], &mut Dialect) -> Result<ChatRequest, ApiError>,
 ) -> Result<Response, ApiError> {
     let bytes = gate::read_body(state, body).await?;
-    let key = crate::auth::client_key(state, headers).await?;
+    let key = crate::auth::client_key(state, headers, inbound.key.as_deref()).await?;
     ctx.key_id = Some(key.id);
-    let req = parse_chat(&bytes)?;
+    let req = parse(&bytes, &mut inbound.dialect)?;
     ctx.model = Some(req.model.clone());
     ctx.stream = req.is_stream();
     gate::admit(state, &key, &req.model)?;
@@ -83,7 +131,7 @@ async fn chat(
         state,
         key,
         rid,
-        "chat/completions",
+        inbound.endpoint,
         &req.model,
         (prompt, output),
         req.is_stream(),
@@ -121,21 +169,12 @@ async fn chat(
                 let m = meter.finish(billing.local_prompt());
                 billing.first_token();
                 billing.finish(m, 200, None);
-                let mut res = (StatusCode::OK, body).into_response();
-                res.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                return Ok(res);
+                return Ok(inbound.dialect.json(body, &req.model));
             }
             Ok(Answer::Stream(started_stream)) => {
                 ch.record_success();
-                return Ok(stream::respond(
-                    state,
-                    started_stream,
-                    billing,
-                    req.wants_usage(),
-                ));
+                let encoder = inbound.dialect.encoder(&req.model);
+                return Ok(stream::respond(state, started_stream, billing, encoder));
             }
             Err(f) => {
                 let f = f.masked(ch.key.expose());

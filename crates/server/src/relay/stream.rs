@@ -17,8 +17,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use switchyard_core::meter::Meter;
 use switchyard_providers::{Adapter, Emit, ResponseCtx, StreamConverter, StreamStep};
-use switchyard_sse::{DONE_FRAME, Event, KEEPALIVE_FRAME, data_frame};
-use switchyard_types::ErrorBody;
+use switchyard_sse::{Event, KEEPALIVE_FRAME};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
@@ -26,6 +25,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::billing::{Billing, CLIENT_CLOSED};
 use super::source::Events;
 use super::upstream::Failure;
+use crate::dialect::Encoder;
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// An upstream stream whose first chunk has arrived.
@@ -99,7 +100,7 @@ fn convert(
         if !s.meter.has_report() {
             s.meter.text(&emit.text);
         }
-        frames.extend(emit.chunks.drain(..).map(|c| data_frame(&c)));
+        frames.append(&mut emit.chunks);
         if step == StreamStep::Done {
             s.done = true;
         }
@@ -110,7 +111,7 @@ fn convert(
 /// Reads the whole stream (for a non-stream client request to a stream-only provider) and
 /// returns the canonical chunks, unframed.
 pub(crate) async fn drain(mut s: Started) -> Result<(Vec<Bytes>, Started), Failure> {
-    let mut chunks: Vec<Bytes> = s.first.drain(..).map(unframe).collect();
+    let mut chunks: Vec<Bytes> = std::mem::take(&mut s.first);
     let mut emit = Emit::default();
     while !s.done {
         let next = tokio::time::timeout(s.idle, s.events.next())
@@ -120,7 +121,7 @@ pub(crate) async fn drain(mut s: Started) -> Result<(Vec<Bytes>, Started), Failu
             Some(Ok(batch)) => {
                 let mut frames = Vec::new();
                 convert(&mut s, &batch, &mut emit, &mut frames)?;
-                chunks.extend(frames.into_iter().map(unframe));
+                chunks.extend(frames);
             }
             Some(Err(f)) => return Err(f),
             None => {
@@ -131,11 +132,6 @@ pub(crate) async fn drain(mut s: Started) -> Result<(Vec<Bytes>, Started), Failu
         }
     }
     Ok((chunks, s))
-}
-
-fn unframe(frame: Bytes) -> Bytes {
-    let end = frame.len().saturating_sub(2);
-    frame.slice(6.min(end)..end)
 }
 
 /// How a stream ended.
@@ -152,7 +148,7 @@ pub(crate) fn respond(
     state: &AppState,
     s: Started,
     mut billing: Billing,
-    wants_usage: bool,
+    encoder: Box<dyn Encoder>,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     let keepalive = Duration::from_secs(state.inner.config.server.keepalive_secs.max(1));
@@ -161,7 +157,7 @@ pub(crate) fn respond(
     state
         .inner
         .tasks
-        .spawn(pump(s, tx, billing, wants_usage, keepalive, deadline));
+        .spawn(pump(s, tx, billing, encoder, keepalive, deadline));
     let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
     let mut res = Response::new(body);
     *res.status_mut() = StatusCode::OK;
@@ -179,7 +175,7 @@ async fn pump(
     mut s: Started,
     tx: mpsc::Sender<Bytes>,
     billing: Billing,
-    wants_usage: bool,
+    mut encoder: Box<dyn Encoder>,
     keepalive: Duration,
     deadline: tokio_util::sync::CancellationToken,
 ) {
@@ -187,8 +183,12 @@ async fn pump(
     let mut frames = std::mem::take(&mut s.first);
     let mut idle_at = Instant::now() + s.idle;
     let mut ticker = tokio::time::interval_at(Instant::now() + keepalive, keepalive);
+    let mut out = Vec::new();
     let end = 'outer: loop {
         for f in frames.drain(..) {
+            encoder.chunk(&f, &mut out);
+        }
+        for f in out.drain(..) {
             if tx.send(f).await.is_err() {
                 break 'outer End::ClientGone;
             }
@@ -231,6 +231,9 @@ async fn pump(
     if !matches!(end, End::ClientGone) {
         // Chunks converted before a failure in the same batch still reach the client.
         for f in frames.drain(..) {
+            encoder.chunk(&f, &mut out);
+        }
+        for f in out.drain(..) {
             let _ = tx.send(f).await;
         }
     }
@@ -241,41 +244,35 @@ async fn pump(
         End::IdleTimeout => (
             504,
             Some("upstream_timeout"),
-            Some(ErrorBody::new(
-                "the upstream went silent for longer than the idle timeout",
+            Some(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
                 "upstream_error",
-                None,
                 Some("upstream_timeout"),
+                "the upstream went silent for longer than the idle timeout",
             )),
         ),
         End::Shutdown => (
             503,
             Some("shutdown"),
-            Some(ErrorBody::new(
-                "the gateway is shutting down; the stream was ended",
+            Some(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
                 "server_error",
-                None,
                 Some("service_unavailable"),
+                "the gateway is shutting down; the stream was ended",
             )),
         ),
         End::Failed(f) => {
             let e = f.to_api_error();
-            (e.status.as_u16(), Some(f.label()), Some(e.body()))
+            (e.status.as_u16(), Some(f.label()), Some(e))
         }
     };
     if let Some(err) = error {
-        let _ = tx.send(data_frame(&err.to_json())).await;
+        let _ = tx.send(encoder.error(&err)).await;
     } else if status == 200 {
-        if wants_usage {
-            let (id, created, model) = s.converter.identity();
-            let chunk = serde_json::json!({
-                "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                "choices": [],
-                "usage": {"prompt_tokens": metered.prompt, "completion_tokens": metered.completion, "total_tokens": metered.total()},
-            });
-            let _ = tx.send(data_frame(chunk.to_string().as_bytes())).await;
+        encoder.finish(s.converter.identity(), &metered, &mut out);
+        for f in out.drain(..) {
+            let _ = tx.send(f).await;
         }
-        let _ = tx.send(Bytes::from_static(DONE_FRAME)).await;
     }
     billing.finish(metered, status, code);
 }
