@@ -10,8 +10,6 @@ mod handlers;
 mod helpers;
 mod images;
 mod inbound;
-mod native_hunyuan;
-mod native_spark;
 mod quota;
 mod shutdown;
 mod stream;
