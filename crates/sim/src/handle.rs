@@ -244,7 +244,9 @@ async fn accept_loop(listener: TcpListener, router: Router, mut stop: watch::Rec
                     let service = TowerToHyperService::new(router.clone());
                     conns.spawn(async move {
                         let conn = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service);
+                            .serve_connection(TokioIo::new(stream), service)
+                            // WebSocket simulators (Spark) take the connection over after a 101.
+                            .with_upgrades();
                         if let Err(err) = conn.await {
                             tracing::debug!(%err, "sim connection ended with an error");
                         }
