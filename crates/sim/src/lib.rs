@@ -23,8 +23,10 @@ pub mod handle;
 pub mod hunyuan;
 pub mod openai;
 pub mod script;
+pub mod zhipu;
 
 pub use fault::{FAULT_MARKER, Fault, FaultSpecError};
 pub use handle::{SimHandle, SimState, StreamGuard, StreamOutcome, serve};
 pub use hunyuan::{HunyuanSimConfig, spawn_hunyuan, spawn_hunyuan_on};
 pub use openai::{Flavor, OpenAiSimConfig, openai_router, spawn_openai, spawn_openai_on};
+pub use zhipu::{ZhipuSimConfig, spawn_zhipu, spawn_zhipu_on};

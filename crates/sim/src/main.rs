@@ -62,6 +62,16 @@ async fn main() -> anyhow::Result<()> {
         handle.shutdown();
         return Ok(());
     }
+    if std::env::args().nth(1).as_deref() == Some("zhipu") {
+        let args = switchyard_sim::zhipu::cli::ZhipuArgs::parse_from(std::env::args().skip(1));
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        let handle = switchyard_sim::spawn_zhipu_on(listener, args.config());
+        announce(handle.addr())?;
+        tracing::info!(addr = %handle.addr(), "zhipu simulator running");
+        shutdown_signal().await?;
+        handle.shutdown();
+        return Ok(());
+    }
     let args = Args::parse();
     let mut cfg = OpenAiSimConfig::new(args.flavor, args.key);
     cfg.models = args.models.into_iter().filter(|m| !m.is_empty()).collect();

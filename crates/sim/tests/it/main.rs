@@ -10,6 +10,7 @@ mod faults;
 mod hunyuan;
 mod streams;
 mod tools;
+mod zhipu;
 
 use std::time::Duration;
 
