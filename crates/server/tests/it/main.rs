@@ -10,6 +10,7 @@ mod handlers;
 mod helpers;
 mod images;
 mod inbound;
+mod native_hunyuan;
 mod quota;
 mod shutdown;
 mod stream;
