@@ -11,6 +11,11 @@ Layout of the session gateway (`gateway`), all upstreams being `switchyard-sim` 
 | moonshot-v1-8k   | moonshot-main → sim M (moonshot flavour)                                 |
 | step-1-8k        | stepfun-main → sim S (stepfun flavour)                                   |
 
+`native_gateway` serves the native providers (natives.READY): per provider a channel
+`<provider>-main` with the provider's default models (no `models` list) on its own simulator,
+and `<provider>-badkey` with a wrong key serving `<provider>-badkey-e2e` only. Its channels
+never cool down, so that injected upstream errors cannot disturb other tests.
+
 `tight_gateway` is a second gateway with a 4 KiB body limit and 1 s upstream timeouts (413,
 504 and idle-timeout tests), so that its limits cannot disturb the other tests.
 """
@@ -25,6 +30,7 @@ import httpx
 import openai
 import pytest
 
+import natives
 import support
 from support import ADMIN_KEY, PRICES, SIM_KEYS, Admin, Gateway, Proc, sdk_client
 
@@ -153,6 +159,87 @@ def gateway(work_dir: Path, sims: dict[str, Proc]) -> Iterator[Gateway]:
     if died is not None:
         pytest.fail(f"the session gateway died during the run (exit {died})")
     assert code == 0, f"session gateway exited {code} on SIGTERM\n{gw.proc.log_tail()}"
+
+
+@pytest.fixture(scope="session")
+def native_sims(work_dir: Path) -> Iterator[dict[str, Proc]]:
+    """One simulator per ready native provider, keyed by provider."""
+    procs: dict[str, Proc] = {}
+    try:
+        for n in natives.READY:
+            procs[n.provider] = support.start_native_sim(
+                n.sim_argv, work_dir, name=f"sim-{n.provider}", scheme=n.scheme
+            )
+            _started.append(procs[n.provider])
+        yield procs
+    finally:
+        for p in procs.values():
+            p.terminate()
+
+
+def _native_channels(native_sims: dict[str, Proc]) -> list[dict]:
+    channels = []
+    for n in natives.READY:
+        base = native_sims[n.provider].url + n.base_path
+        channels.append(
+            {"name": f"{n.provider}-main", "provider": n.provider, "base_url": base, "key": n.key}
+        )
+        channels.append(
+            {
+                "name": f"{n.provider}-badkey",
+                "provider": n.provider,
+                "base_url": base,
+                "key": n.bad_key,
+                "models": [n.bad_model],
+                "model_map": {n.bad_model: n.chat_models[0]},
+            }
+        )
+    return channels
+
+
+@pytest.fixture(scope="session")
+def native_gateway(work_dir: Path, native_sims: dict[str, Proc]) -> Iterator[Gateway]:
+    db = work_dir / "native.db"
+    cfg = support.gateway_config(
+        db_path=db,
+        channels=_native_channels(native_sims),
+        admin_key=ADMIN_KEY,
+        server={"shutdown_grace_secs": 1},
+        upstream={
+            "connect_timeout_ms": 2000,
+            "first_byte_timeout_ms": 15000,
+            "idle_timeout_ms": 15000,
+            "max_attempts": 2,
+            "failure_threshold": 100000,
+            "cooldown_secs": 1,
+        },
+    )
+    gw = support.start_gateway("gateway-native", cfg, work_dir, db)
+    _started.append(gw.proc)
+    yield gw
+    died = gw.proc.popen.poll()
+    code = gw.proc.terminate()
+    if died is not None:
+        pytest.fail(f"the native gateway died during the run (exit {died})")
+    assert code == 0, f"native gateway exited {code} on SIGTERM\n{gw.proc.log_tail()}"
+
+
+@pytest.fixture(scope="session")
+def native_admin(native_gateway: Gateway) -> Admin:
+    return native_gateway.admin()
+
+
+@pytest.fixture
+def native_key(native_admin: Admin, request: pytest.FixtureRequest) -> dict:
+    """A fresh unrestricted key of the native gateway for this test."""
+    return native_admin.create_key(f"{request.node.name[:80]}-{next(_key_seq)}")
+
+
+@pytest.fixture
+def native_client(native_gateway: Gateway, native_key: dict) -> Iterator[openai.OpenAI]:
+    c = sdk_client(native_gateway.base_url, native_key["key"])
+    yield c
+    c.close()
 
 
 @pytest.fixture(scope="session")

@@ -217,6 +217,21 @@ def start_sim(
     return proc
 
 
+def start_native_sim(argv_tail: list[str], log_dir: Path, *, name: str, scheme: str = "http") -> Proc:
+    """Starts `switchyard-sim <subcommand> …` of a native provider on a free port; `url` is the
+    announced address with `scheme` (`ws` for WebSocket upstreams)."""
+    argv = [str(binary("switchyard-sim")), *argv_tail, "--listen", "127.0.0.1:0"]
+    proc = start_process(name, argv, log_dir)
+    try:
+        m = proc.wait_line(r"^listening on (http://\S+)$")
+    except Exception:
+        proc.terminate()
+        raise
+    url = m.group(1)
+    proc.url = scheme + url[len("http") :] if scheme != "http" else url
+    return proc
+
+
 @dataclass
 class Gateway:
     proc: Proc

@@ -1,0 +1,257 @@
+"""Native providers through the official OpenAI SDK: every default model of every ready provider
+(natives.READY), plain and streamed, with the simulator's usage; embeddings as the SDK asks for
+them (base64); errors injected in the simulators, as the SDK classes and OpenAI codes.
+
+The gateway is `native_gateway` (conftest.py): one simulator per provider, its channel serving the
+provider's default models, plus a channel with a wrong key for the upstream-auth case.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+
+import httpx
+import openai
+import pytest
+
+import natives
+from natives import BY_NAME, ErrorCase
+
+
+def _msgs(text: str) -> list[dict]:
+    return [{"role": "user", "content": text}]
+
+
+def _one_row(admin, key_id: int) -> dict:
+    rows = admin.wait_usage(key_id)
+    assert len(rows) == 1, f"exactly one usage row per request: {rows}"
+    return rows[0]
+
+
+def test_default_models_listed(native_client: openai.OpenAI) -> None:
+    """Channels without `models` serve their provider's defaults: exactly the names tested here."""
+    ids = {m.id for m in native_client.models.list()}
+    want = {m for n in natives.READY for m in n.default_models + [n.bad_model]}
+    assert ids == want, (sorted(ids - want), sorted(want - ids))
+
+
+@pytest.mark.parametrize("provider,model", natives.chat_params("chat"))
+def test_chat(native_client, native_admin, native_key, provider: str, model: str) -> None:
+    n = BY_NAME[provider]
+    text = f"tell me about {model} please"
+    msgs = _msgs(text)
+    c = native_client.chat.completions.create(model=model, messages=msgs)
+    assert c.object == "chat.completion"
+    assert c.model == model
+    assert len(c.choices) == 1
+    choice = c.choices[0]
+    assert choice.message.role == "assistant"
+    assert choice.message.content, "empty answer"
+    if n.reply:
+        assert choice.message.content == n.reply(model, text)
+    assert choice.finish_reason == "stop"
+    assert c.usage is not None
+    prompt, completion = n.prompt_tokens(msgs), n.completion_tokens(model)
+    assert (c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.total_tokens) == (
+        prompt, completion, prompt + completion,
+    )
+    row = _one_row(native_admin, native_key["id"])
+    assert row["request_id"] == c._request_id
+    assert row["endpoint"] == "chat/completions"
+    assert row["requested_model"] == model
+    assert row["status"] == 200 and row["error_code"] is None and row["stream"] is False
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (prompt, completion)
+    assert row["estimated"] is False, "the upstream reported usage"
+
+
+@pytest.mark.parametrize("provider,model", natives.chat_params("chat-stream"))
+def test_chat_stream(native_client, native_admin, native_key, provider: str, model: str) -> None:
+    n = BY_NAME[provider]
+    text = f"stream about {model} please"
+    msgs = _msgs(text)
+    stream = native_client.chat.completions.create(
+        model=model, messages=msgs, stream=True, stream_options={"include_usage": True}
+    )
+    rid = stream.response.headers.get("x-request-id")
+    assert stream.response.headers["content-type"].startswith("text/event-stream")
+    chunks = list(stream)
+    assert chunks, "no chunk"
+    content = "".join(ch.delta.content or "" for c in chunks for ch in c.choices)
+    assert content, "empty answer"
+    if n.reply:
+        assert content == n.reply(model, text)
+    with_usage = [i for i, c in enumerate(chunks) if c.usage is not None]
+    assert with_usage == [len(chunks) - 1], f"usage on the last chunk only: {with_usage}"
+    last = chunks[-1]
+    assert last.choices == []
+    body = chunks[:-1]
+    assert all(len(c.choices) == 1 for c in body), [c.choices for c in body]
+    finishes = [c.choices[0].finish_reason for c in body if c.choices[0].finish_reason]
+    assert finishes == ["stop"], finishes
+    roles = [c.choices[0].delta.role for c in body if c.choices[0].delta.role]
+    assert roles == ["assistant"], roles
+    assert len({c.id for c in chunks}) == 1, "every chunk shares one id"
+    assert {c.model for c in chunks} == {model}
+    prompt, completion = n.prompt_tokens(msgs), n.completion_tokens(model)
+    u = last.usage
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (
+        prompt, completion, prompt + completion,
+    )
+    row = _one_row(native_admin, native_key["id"])
+    assert row["request_id"] == rid
+    assert row["requested_model"] == model
+    assert row["status"] == 200 and row["stream"] is True
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (prompt, completion)
+    assert row["estimated"] is False, "the upstream reported usage"
+
+
+@pytest.mark.parametrize("provider,model", natives.chat_params("stream-no-usage"))
+def test_stream_without_usage(native_client, provider: str, model: str) -> None:
+    stream = native_client.chat.completions.create(
+        model=model, messages=_msgs("no usage please"), stream=True
+    )
+    chunks = list(stream)
+    assert all(c.usage is None for c in chunks), [c.usage for c in chunks]
+    assert all(len(c.choices) == 1 for c in chunks), "no usage-only chunk without include_usage"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize("provider,model", natives.embed_params("embeddings"))
+def test_embeddings_sdk(native_client, native_admin, native_key, provider: str, model: str):
+    """The SDK asks for base64 by default and decodes it: the vectors arrive whole."""
+    n = BY_NAME[provider]
+    inputs = ["The quick brown fox", "jumps over the lazy dog", "ok"]
+    r = native_client.embeddings.create(model=model, input=inputs)
+    assert r.object == "list"
+    assert r.model == model
+    assert [d.index for d in r.data] == [0, 1, 2]
+    dims = n.embed_models[model]
+    for d in r.data:
+        assert d.object == "embedding"
+        assert isinstance(d.embedding, list) and len(d.embedding) == dims
+        assert all(isinstance(x, float) for x in d.embedding[:8])
+        assert any(x != 0.0 for x in d.embedding)
+    assert r.data[0].embedding != r.data[1].embedding
+    if n.embed_tokens:
+        assert r.usage.prompt_tokens == n.embed_tokens(inputs)
+        assert r.usage.total_tokens == r.usage.prompt_tokens
+    single = native_client.embeddings.create(model=model, input="The quick brown fox")
+    assert len(single.data) == 1
+    assert single.data[0].embedding == pytest.approx(r.data[0].embedding, rel=1e-6)
+    rows = native_admin.wait_usage(native_key["id"], 2)
+    assert len(rows) == 2, rows
+    assert {r_["endpoint"] for r_ in rows} == {"embeddings"}
+    assert all(r_["status"] == 200 and r_["requested_model"] == model for r_ in rows)
+    assert sorted(r_["prompt_tokens"] for r_ in rows) == sorted(
+        [r.usage.prompt_tokens, single.usage.prompt_tokens]
+    )
+
+
+@pytest.mark.parametrize("provider,model", natives.embed_params("embeddings-wire"))
+def test_embeddings_base64_wire(native_gateway, native_key, provider: str, model: str) -> None:
+    """On the wire: base64 of little-endian float32 when asked, the same numbers as `float`."""
+    dims = BY_NAME[provider].embed_models[model]
+    headers = {"Authorization": f"Bearer {native_key['key']}"}
+    with httpx.Client(base_url=native_gateway.url, timeout=20, headers=headers) as h:
+        b = h.post("/v1/embeddings", json={"model": model, "input": ["a b c d", "e f"],
+                                           "encoding_format": "base64"})
+        f = h.post("/v1/embeddings", json={"model": model, "input": ["a b c d", "e f"],
+                                           "encoding_format": "float"})
+    assert b.status_code == 200, b.text
+    assert f.status_code == 200, f.text
+    for bd, fd in zip(b.json()["data"], f.json()["data"], strict=True):
+        assert isinstance(bd["embedding"], str)
+        raw = base64.b64decode(bd["embedding"])
+        assert len(raw) == 4 * dims
+        vec = struct.unpack(f"<{dims}f", raw)
+        assert list(vec) == pytest.approx(fd["embedding"], rel=1e-6, abs=1e-7)
+
+
+def _check_error(e: openai.APIStatusError, case: ErrorCase) -> None:
+    assert type(e) is case.exc, (type(e), e.status_code, e.body)
+    assert e.status_code == case.status, (e.status_code, e.body)
+    body = e.response.json()
+    assert set(body) == {"error"}, body
+    assert {"message", "type", "param", "code"} <= set(body["error"]), body
+    assert body["error"]["message"]
+    assert e.code == case.code, body
+    assert e.request_id
+
+
+@pytest.mark.parametrize("provider,case,stream", natives.error_params())
+def test_mapped_error(
+    native_client, native_admin, native_key, provider: str, case: ErrorCase, stream: bool
+) -> None:
+    n = BY_NAME[provider]
+    model = n.bad_model if case.bad_key else n.chat_models[0]
+    with pytest.raises(openai.APIStatusError) as ei:
+        r = native_client.chat.completions.create(
+            model=model, messages=_msgs(f"please {case.text}"), stream=stream
+        )
+        if stream:
+            list(r)
+    _check_error(ei.value, case)
+    for secret in (n.key.split("|")[-1], n.bad_key.split("|")[-1]):
+        assert secret not in ei.value.response.text, "channel secret leaked"
+    row = _one_row(native_admin, native_key["id"])
+    assert row["status"] == case.status, row
+    assert row["stream"] is stream
+
+
+# ---- provider specifics ----------------------------------------------------------------------
+
+
+@pytest.mark.skipif("hunyuan" not in BY_NAME, reason="hunyuan not ready")
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_hunyuan_sensitive_finish_is_content_filter(native_client, stream: bool) -> None:
+    """Output moderation (`FinishReason: sensitive`) stops the answer: `content_filter`."""
+    msgs = _msgs("tell me sim_error:sensitive")
+    if stream:
+        chunks = list(native_client.chat.completions.create(
+            model="hunyuan-lite", messages=msgs, stream=True,
+            stream_options={"include_usage": True},
+        ))
+        finishes = [c.choices[0].finish_reason for c in chunks
+                    if c.choices and c.choices[0].finish_reason]
+        assert finishes == ["content_filter"], finishes
+        assert chunks[-1].usage is not None and chunks[-1].choices == []
+    else:
+        c = native_client.chat.completions.create(model="hunyuan-lite", messages=msgs)
+        assert c.choices[0].finish_reason == "content_filter"
+
+
+@pytest.mark.skipif("hunyuan" not in BY_NAME, reason="hunyuan not ready")
+def test_hunyuan_mid_stream_error(native_client, native_admin, native_key) -> None:
+    """`ErrorMsg` after the first frame: the SDK raises after the text received so far."""
+    stream = native_client.chat.completions.create(
+        model="hunyuan-lite", messages=_msgs("break sim_error:stream4000"), stream=True
+    )
+    got = []
+    with pytest.raises(openai.APIError) as ei:
+        for c in stream:
+            got.append(c)
+    assert not isinstance(ei.value, openai.APIStatusError), "the 200 was already sent"
+    assert got, "the chunk before the failure reaches the client"
+    row = _one_row(native_admin, native_key["id"])
+    assert row["status"] >= 500 and row["stream"] is True, row
+
+
+@pytest.mark.skipif("hunyuan" not in BY_NAME, reason="hunyuan not ready")
+def test_hunyuan_tool_call(native_client) -> None:
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
+        },
+    }
+    c = native_client.chat.completions.create(
+        model="hunyuan-pro", messages=_msgs("weather in Paris?"), tools=[tool]
+    )
+    assert c.choices[0].finish_reason == "tool_calls"
+    call = c.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
