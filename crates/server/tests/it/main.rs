@@ -11,6 +11,7 @@ mod helpers;
 mod images;
 mod inbound;
 mod native_hunyuan;
+mod native_spark;
 mod quota;
 mod shutdown;
 mod stream;
