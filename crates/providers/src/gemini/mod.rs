@@ -1,55 +1,119 @@
-//! Google Gemini: not built yet. Every request is refused with a clear error until it is.
+//! Google Gemini (the Gemini Developer API, `generativelanguage.googleapis.com`).
+//!
+//! - Auth: the channel key (`AIza…`) in `x-goog-api-key` ([`auth`]).
+//! - Chat: `POST {base}/v1beta/models/{model}:generateContent`, or
+//!   `:streamGenerateContent?alt=sse` for streams ([`request`], [`messages`], [`schema`]).
+//! - Answers: [`response`] (non-stream) and [`stream`] (SSE, CRLF or LF framed, no `[DONE]`:
+//!   the chunk carrying `finishReason` ends it); shared wire types and usage in [`wire`].
+//! - Errors: `{"error":{code,message,status}}` mapped to OpenAI statuses ([`errors`]); an
+//!   invalid key, which Gemini answers with 400 `API_KEY_INVALID`, is a 401.
+//! - Embeddings: `:batchEmbedContents` ([`embed`]).
+//!
+//! Facts and their sources: `docs/providers/gemini.md`.
+
+mod auth;
+mod embed;
+mod errors;
+mod ids;
+mod messages;
+mod request;
+mod response;
+mod schema;
+mod stream;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_response;
+#[cfg(test)]
+mod tests_stream;
 
 use bytes::Bytes;
 use switchyard_types::ChatRequest;
 
 use crate::adapter::{
-    Adapter, ChatOutput, ConvertError, ResponseCtx, StreamConverter, Target, UpstreamError,
-    UpstreamRequest,
+    Adapter, ChatOutput, ConvertError, EmbeddingsInput, EmbeddingsOutput, ResponseCtx,
+    StreamConverter, Target, UpstreamError, UpstreamRequest,
 };
 
 /// Models routed to this provider by default.
-pub const DEFAULT_MODELS: &[&str] = &[];
+pub const DEFAULT_MODELS: &[&str] = &[
+    "gemini-pro",
+    "gemini-pro-vision",
+    "gemini-1.5-pro",
+    "gemini-1.5-flash",
+    "gemini-2.0-flash",
+    "gemini-2.0-flash-lite",
+    "gemini-2.5-pro",
+    "gemini-2.5-flash",
+    "gemini-2.5-flash-lite",
+    "text-embedding-004",
+];
 
-/// The adapter.
+/// The Gemini adapter.
 #[derive(Debug)]
-pub struct Unbuilt;
+pub struct Gemini;
 
 /// The Google Gemini adapter.
-pub static ADAPTER: Unbuilt = Unbuilt;
+pub static ADAPTER: Gemini = Gemini;
 
-impl Adapter for Unbuilt {
+impl Adapter for Gemini {
     fn chat_request(
         &self,
-        _req: &ChatRequest,
-        _target: &Target<'_>,
+        req: &ChatRequest,
+        target: &Target<'_>,
     ) -> Result<UpstreamRequest, ConvertError> {
-        Err(ConvertError::BadRequest {
-            message: "Google Gemini is not supported yet".into(),
-            param: Some("model".into()),
-        })
+        let key = auth::check_key(target.key)?;
+        let body = request::body(req)?;
+        let url = if req.is_stream() {
+            format!(
+                "{}?alt=sse",
+                auth::url(
+                    target.base_url,
+                    target.upstream_model,
+                    "streamGenerateContent"
+                )?
+            )
+        } else {
+            auth::url(target.base_url, target.upstream_model, "generateContent")?
+        };
+        let bytes = serde_json::to_vec(&body).map_err(|e| ConvertError::BadRequest {
+            message: format!("cannot serialise the Gemini request: {e}"),
+            param: None,
+        })?;
+        Ok(UpstreamRequest::post_json(
+            url,
+            auth::headers(key),
+            Bytes::from(bytes),
+        ))
     }
 
     fn chat_response(
         &self,
-        _body: Bytes,
-        _ctx: &ResponseCtx<'_>,
+        body: Bytes,
+        ctx: &ResponseCtx<'_>,
     ) -> Result<ChatOutput, ConvertError> {
-        Err(ConvertError::Protocol(
-            "Google Gemini is not supported yet".into(),
-        ))
+        response::convert(&body, ctx)
     }
 
-    fn stream_converter(&self, _ctx: &ResponseCtx<'_>) -> Box<dyn StreamConverter> {
-        unreachable!("no request is ever built")
+    fn stream_converter(&self, ctx: &ResponseCtx<'_>) -> Box<dyn StreamConverter> {
+        Box::new(stream::GeminiStream::new(ctx))
     }
 
     fn error(&self, status: u16, body: &[u8]) -> UpstreamError {
-        UpstreamError {
-            status,
-            message: String::from_utf8_lossy(body).into_owned(),
-            kind: None,
-            code: None,
-        }
+        errors::map(status, body)
+    }
+
+    fn embeddings_request(
+        &self,
+        input: &EmbeddingsInput<'_>,
+        target: &Target<'_>,
+    ) -> Result<UpstreamRequest, ConvertError> {
+        embed::request(input, target)
+    }
+
+    fn embeddings_response(&self, body: Bytes) -> Result<EmbeddingsOutput, ConvertError> {
+        embed::response(&body)
     }
 }
