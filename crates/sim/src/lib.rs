@@ -22,6 +22,7 @@ pub mod fault;
 pub mod handle;
 pub mod hunyuan;
 pub mod openai;
+pub mod qianfan;
 pub mod script;
 pub mod zhipu;
 
@@ -29,4 +30,8 @@ pub use fault::{FAULT_MARKER, Fault, FaultSpecError};
 pub use handle::{SimHandle, SimState, StreamGuard, StreamOutcome, serve};
 pub use hunyuan::{HunyuanSimConfig, spawn_hunyuan, spawn_hunyuan_on};
 pub use openai::{Flavor, OpenAiSimConfig, openai_router, spawn_openai, spawn_openai_on};
+pub use qianfan::{
+    QianfanControl, QianfanSimConfig, QianfanV2SimConfig, spawn_qianfan, spawn_qianfan_on,
+    spawn_qianfan_v2, spawn_qianfan_v2_on,
+};
 pub use zhipu::{ZhipuSimConfig, spawn_zhipu, spawn_zhipu_on};

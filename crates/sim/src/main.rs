@@ -4,6 +4,8 @@
 //! switchyard-sim <openai|moonshot|stepfun> [--listen 127.0.0.1:0] [--key sk-sim]
 //!     [--models a,b] [--latency-ms N] [--chunks N] [--chunk-interval-ms N]
 //! switchyard-sim hunyuan [--secret-id ID] [--secret-key K] …             (see hunyuan::cli)
+//! switchyard-sim qianfan [--api-key K] [--secret-key S] [--token-ttl-secs N] … (see qianfan::cli)
+//! switchyard-sim qianfan-v2 [--key bce-v3/…] [--models a,b] …            (see qianfan::cli)
 //! ```
 //! The first stdout line is exactly `listening on http://IP:PORT`; logs go to stderr.
 
@@ -68,6 +70,27 @@ async fn main() -> anyhow::Result<()> {
         let handle = switchyard_sim::spawn_zhipu_on(listener, args.config());
         announce(handle.addr())?;
         tracing::info!(addr = %handle.addr(), "zhipu simulator running");
+        shutdown_signal().await?;
+        handle.shutdown();
+        return Ok(());
+    }
+    if std::env::args().nth(1).as_deref() == Some("qianfan") {
+        let args = switchyard_sim::qianfan::cli::QianfanArgs::parse_from(std::env::args().skip(1));
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        let handle = switchyard_sim::spawn_qianfan_on(listener, args.config());
+        announce(handle.addr())?;
+        tracing::info!(addr = %handle.addr(), "qianfan simulator running");
+        shutdown_signal().await?;
+        handle.shutdown();
+        return Ok(());
+    }
+    if std::env::args().nth(1).as_deref() == Some("qianfan-v2") {
+        let args =
+            switchyard_sim::qianfan::cli::QianfanV2Args::parse_from(std::env::args().skip(1));
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        let handle = switchyard_sim::spawn_qianfan_v2_on(listener, args.config());
+        announce(handle.addr())?;
+        tracing::info!(addr = %handle.addr(), "qianfan-v2 simulator running");
         shutdown_signal().await?;
         handle.shutdown();
         return Ok(());

@@ -8,6 +8,7 @@ mod binary;
 mod embeddings;
 mod faults;
 mod hunyuan;
+mod qianfan;
 mod streams;
 mod tools;
 mod zhipu;
