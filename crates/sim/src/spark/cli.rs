@@ -5,7 +5,7 @@
 //!     [--api-secret sim-secret] [--latency-ms N] [--chunks N] [--chunk-interval-ms N]
 //! ```
 //! The channel key for Switchyard is then `APP_ID|API_KEY|API_SECRET` and its `base_url`
-//! `ws://IP:PORT`.
+//! `http://IP:PORT` (the Spark adapter connects to it as `ws://IP:PORT`).
 
 use std::net::SocketAddr;
 
