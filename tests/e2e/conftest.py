@@ -13,7 +13,7 @@ Layout of the session gateway (`gateway`), all upstreams being `switchyard-sim` 
 
 `native_gateway` serves the native providers (natives.READY): per provider a channel
 `<provider>-main` with the provider's default models (no `models` list) on its own simulator,
-and `<provider>-badkey` with a wrong key serving `<provider>-badkey-e2e` only. Its channels
+and `<provider>-badkey` with a wrong key serving only `<provider>-badkey…-e2e` names. Its channels
 never cool down, so that injected upstream errors cannot disturb other tests.
 
 `tight_gateway` is a second gateway with a 4 KiB body limit and 1 s upstream timeouts (413,
@@ -190,8 +190,8 @@ def _native_channels(native_sims: dict[str, Proc]) -> list[dict]:
                 "provider": n.provider,
                 "base_url": base,
                 "key": n.bad_key,
-                "models": [n.bad_model],
-                "model_map": {n.bad_model: n.chat_models[0]},
+                "models": list(n.bad_models()),
+                "model_map": n.bad_models(),
             }
         )
     return channels
