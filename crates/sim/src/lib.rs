@@ -24,6 +24,7 @@ pub mod hunyuan;
 pub mod openai;
 pub mod qianfan;
 pub mod script;
+pub mod spark;
 pub mod zhipu;
 
 pub use fault::{FAULT_MARKER, Fault, FaultSpecError};
@@ -34,4 +35,5 @@ pub use qianfan::{
     QianfanControl, QianfanSimConfig, QianfanV2SimConfig, spawn_qianfan, spawn_qianfan_on,
     spawn_qianfan_v2, spawn_qianfan_v2_on,
 };
+pub use spark::{SparkSimConfig, spawn_spark, spawn_spark_on};
 pub use zhipu::{ZhipuSimConfig, spawn_zhipu, spawn_zhipu_on};

@@ -9,6 +9,7 @@ mod embeddings;
 mod faults;
 mod hunyuan;
 mod qianfan;
+mod spark;
 mod streams;
 mod tools;
 mod zhipu;
