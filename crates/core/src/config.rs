@@ -314,10 +314,12 @@ impl Config {
                 }
             }
             if let Some(u) = &ch.base_url
-                && !(u.starts_with("http://") || u.starts_with("https://"))
+                && !["http://", "https://", "ws://", "wss://"]
+                    .iter()
+                    .any(|p| u.starts_with(p))
             {
                 problems.push(format!(
-                    "{at}.base_url: must start with http:// or https://"
+                    "{at}.base_url: must start with http(s):// or ws(s)://"
                 ));
             }
             if ch.weight < 1 {
@@ -453,6 +455,11 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
+        let ws = Config::from_toml(
+            "[[channels]]\nname='s'\nprovider='spark'\nkey='a|b|c'\nbase_url='ws://127.0.0.1:9'\n",
+            &[],
+        );
+        assert!(ws.is_ok(), "{ws:?}");
         for want in [
             "unknown provider `nope`",
             "duplicate",
