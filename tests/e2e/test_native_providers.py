@@ -345,3 +345,23 @@ def test_spark_mid_stream_moderation(native_client) -> None:
             got.append(c)
     assert not isinstance(ei.value, openai.APIStatusError), "the 200 was already sent"
     assert got, "the chunks before the failure reach the client"
+
+
+@pytest.mark.skipif("qianfan" not in BY_NAME, reason="qianfan not ready")
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_qianfan_unsafe_answer_is_content_filter(native_client, stream: bool) -> None:
+    """`need_clear_history: true` (input or output judged unsafe) finishes with content_filter."""
+    msgs = _msgs("tell me sim_unsafe")
+    if stream:
+        chunks = list(native_client.chat.completions.create(
+            model="ERNIE-3.5-8K", messages=msgs, stream=True,
+            stream_options={"include_usage": True},
+        ))
+        finishes = [c.choices[0].finish_reason for c in chunks
+                    if c.choices and c.choices[0].finish_reason]
+        assert finishes == ["content_filter"], finishes
+        assert chunks[-1].usage is not None and chunks[-1].choices == []
+    else:
+        c = native_client.chat.completions.create(model="ERNIE-3.5-8K", messages=msgs)
+        assert c.choices[0].finish_reason == "content_filter"
+        assert c.choices[0].message.content
