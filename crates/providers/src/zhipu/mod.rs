@@ -13,6 +13,8 @@ mod stream;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_errors;
+#[cfg(test)]
 mod tests_stream;
 
 use bytes::Bytes;
