@@ -18,6 +18,7 @@
 //! Modules: [`openai`] (OpenAI, Moonshot and StepFun dialects); shared plumbing in [`fault`],
 //! [`handle`] and [`script`] for the simulators still to come.
 
+pub mod anthropic;
 pub mod fault;
 pub mod handle;
 pub mod hunyuan;
@@ -27,6 +28,7 @@ pub mod script;
 pub mod spark;
 pub mod zhipu;
 
+pub use anthropic::{AnthropicSimConfig, spawn_anthropic, spawn_anthropic_on};
 pub use fault::{FAULT_MARKER, Fault, FaultSpecError};
 pub use handle::{SimHandle, SimState, StreamGuard, StreamOutcome, serve};
 pub use hunyuan::{HunyuanSimConfig, spawn_hunyuan, spawn_hunyuan_on};
