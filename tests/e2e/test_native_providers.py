@@ -260,35 +260,6 @@ def test_hunyuan_tool_call(native_client) -> None:
     assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
 
 
-@pytest.mark.skipif("spark" not in BY_NAME, reason="spark not ready")
-@pytest.mark.xfail(strict=True, reason=(
-    "config validation (crates/core/src/config.rs, channels[].base_url) admits only http:// and "
-    "https://, so a Spark channel with base_url `ws://…` or `wss://…` (its own default base URL "
-    "is wss://spark-api.xf-yun.com) makes `switchyard serve` exit with 'must start with http:// "
-    "or https://'"
-))
-def test_spark_ws_base_url_accepted(work_dir, native_sims, native_gateway) -> None:
-    """A Spark channel written with its natural `ws://` base URL serves chat."""
-    import support
-
-    n = BY_NAME["spark"]
-    ws = "ws" + native_sims["spark"].url[len("http"):]
-    db = work_dir / "spark-ws.db"
-    cfg = support.gateway_config(
-        db_path=db,
-        channels=[{"name": "spark-ws", "provider": "spark", "base_url": ws, "key": n.key}],
-        admin_key=support.ADMIN_KEY,
-    )
-    gw = support.start_gateway("gateway-spark-ws", cfg, work_dir, db)
-    try:
-        k = gw.admin().create_key("spark-ws")
-        c = support.sdk_client(gw.base_url, k["key"])
-        r = c.chat.completions.create(model="SparkDesk-v3.5", messages=_msgs("over ws"))
-        assert r.choices[0].message.content == n.reply("SparkDesk-v3.5", "over ws")
-    finally:
-        gw.proc.terminate()
-
-
 @pytest.mark.skipif("zhipu" not in BY_NAME, reason="zhipu not ready")
 def test_zhipu_embedding2_refuses_lists(native_client) -> None:
     """embedding-2 embeds one text per request: a list of several is a 400 on `input`."""
