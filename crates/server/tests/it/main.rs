@@ -10,6 +10,7 @@ mod handlers;
 mod helpers;
 mod images;
 mod inbound;
+mod native_anthropic;
 mod native_hunyuan;
 mod native_qianfan;
 mod native_spark;
