@@ -20,6 +20,7 @@
 
 pub mod anthropic;
 pub mod fault;
+pub mod gemini;
 pub mod handle;
 pub mod hunyuan;
 pub mod openai;
@@ -30,6 +31,7 @@ pub mod zhipu;
 
 pub use anthropic::{AnthropicSimConfig, spawn_anthropic, spawn_anthropic_on};
 pub use fault::{FAULT_MARKER, Fault, FaultSpecError};
+pub use gemini::{GeminiSimConfig, spawn_gemini, spawn_gemini_on};
 pub use handle::{SimHandle, SimState, StreamGuard, StreamOutcome, serve};
 pub use hunyuan::{HunyuanSimConfig, spawn_hunyuan, spawn_hunyuan_on};
 pub use openai::{Flavor, OpenAiSimConfig, openai_router, spawn_openai, spawn_openai_on};

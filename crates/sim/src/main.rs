@@ -8,6 +8,7 @@
 //! switchyard-sim qianfan-v2 [--key bce-v3/…] [--models a,b] …            (see qianfan::cli)
 //! switchyard-sim spark [--app-id ID] [--api-key K] [--api-secret S] …   (see spark::cli)
 //! switchyard-sim anthropic [--key sk-ant-sim] [--models a,b] [--chunks N] … (see anthropic::cli)
+//! switchyard-sim gemini [--key AIza…] [--models a,b] [--lf] [--cached-tokens N] … (see gemini::cli)
 //! ```
 //! The first stdout line is exactly `listening on http://IP:PORT`; logs go to stderr.
 
@@ -83,6 +84,16 @@ async fn main() -> anyhow::Result<()> {
         let handle = switchyard_sim::spawn_anthropic_on(listener, args.config());
         announce(handle.addr())?;
         tracing::info!(addr = %handle.addr(), "anthropic simulator running");
+        shutdown_signal().await?;
+        handle.shutdown();
+        return Ok(());
+    }
+    if std::env::args().nth(1).as_deref() == Some("gemini") {
+        let args = switchyard_sim::gemini::cli::GeminiArgs::parse_from(std::env::args().skip(1));
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        let handle = switchyard_sim::spawn_gemini_on(listener, args.config());
+        announce(handle.addr())?;
+        tracing::info!(addr = %handle.addr(), "gemini simulator running");
         shutdown_signal().await?;
         handle.shutdown();
         return Ok(());

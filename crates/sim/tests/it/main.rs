@@ -8,6 +8,7 @@ mod auth;
 mod binary;
 mod embeddings;
 mod faults;
+mod gemini;
 mod hunyuan;
 mod qianfan;
 mod spark;
