@@ -13,7 +13,9 @@ Layout of the session gateway (`gateway`), all upstreams being `switchyard-sim` 
 
 `native_gateway` serves the native providers (natives.READY): per provider a channel
 `<provider>-main` with the provider's default models (no `models` list) on its own simulator,
-and `<provider>-badkey` with a wrong key serving only `<provider>-badkey…-e2e` names. Its channels
+and `<provider>-badkey` with a wrong key serving only `<provider>-badkey…-e2e` names; and
+`openai-dialects` (an OpenAI simulator: gpt-4o, text-embedding-3-small) behind the Anthropic and
+Gemini client dialects. Its channels
 never cool down, so that injected upstream errors cannot disturb other tests.
 
 `tight_gateway` is a second gateway with a 4 KiB body limit and 1 s upstream timeouts (413,
@@ -171,6 +173,10 @@ def native_sims(work_dir: Path) -> Iterator[dict[str, Proc]]:
                 n.sim_argv, work_dir, name=f"sim-{n.provider}", scheme=n.scheme
             )
             _started.append(procs[n.provider])
+        procs["openai"] = support.start_sim(
+            "openai", work_dir, name="sim-openai-dialects", key=natives.OPENAI_KEY
+        )
+        _started.append(procs["openai"])
         yield procs
     finally:
         for p in procs.values():
@@ -178,7 +184,15 @@ def native_sims(work_dir: Path) -> Iterator[dict[str, Proc]]:
 
 
 def _native_channels(native_sims: dict[str, Proc]) -> list[dict]:
-    channels = []
+    channels = [
+        {
+            "name": "openai-dialects",
+            "provider": "openai",
+            "base_url": native_sims["openai"].url + "/v1",
+            "key": natives.OPENAI_KEY,
+            "models": natives.OPENAI_MODELS,
+        }
+    ]
     for n in natives.READY:
         base = native_sims[n.provider].url + n.base_path
         channels.append(
