@@ -3,7 +3,66 @@
 
 use anyhow::Context;
 use switchyard_core::Config;
-use switchyard_sim::{Flavor, OpenAiSimConfig, spawn_openai};
+use switchyard_sim::{
+    AnthropicSimConfig, Flavor, HunyuanSimConfig, OpenAiSimConfig, QianfanSimConfig,
+    QianfanV2SimConfig, SimHandle, SparkSimConfig, ZhipuSimConfig, spawn_anthropic, spawn_hunyuan,
+    spawn_openai, spawn_qianfan, spawn_qianfan_v2, spawn_spark, spawn_zhipu,
+};
+
+/// Starts one simulator of every native provider; returns (provider, base URL, key) per channel.
+async fn native_sims(
+    sims: &mut Vec<SimHandle>,
+) -> anyhow::Result<Vec<(&'static str, String, String)>> {
+    let mut out = Vec::new();
+    let h = spawn_hunyuan(HunyuanSimConfig::new(
+        "AKIDdemo0123456789",
+        "demo-secret-key-0123",
+    ))
+    .await?;
+    out.push((
+        "hunyuan",
+        h.origin(),
+        "AKIDdemo0123456789|demo-secret-key-0123".to_owned(),
+    ));
+    sims.push(h);
+    let z = spawn_zhipu(ZhipuSimConfig::new("demo0123456789.demosecret0123456789")).await?;
+    out.push((
+        "zhipu",
+        z.origin(),
+        "demo0123456789.demosecret0123456789".to_owned(),
+    ));
+    sims.push(z);
+    let q = spawn_qianfan(QianfanSimConfig::new(
+        "demo-qianfan-api-key",
+        "demo-qianfan-secret",
+    ))
+    .await?;
+    out.push((
+        "qianfan",
+        q.origin(),
+        "demo-qianfan-api-key|demo-qianfan-secret".to_owned(),
+    ));
+    sims.push(q);
+    let q2 = spawn_qianfan_v2(QianfanV2SimConfig::new(
+        "bce-v3/ALTAK-demo/0123456789abcdef",
+    ))
+    .await?;
+    out.push((
+        "qianfan-v2",
+        format!("{}/v2", q2.origin()),
+        "bce-v3/ALTAK-demo/0123456789abcdef".to_owned(),
+    ));
+    sims.push(q2);
+    let spark = SparkSimConfig::new("demoapp1", "demo-spark-api-key", "demo-spark-api-secret");
+    let key = spark.channel_key();
+    let sp = spawn_spark(spark).await?;
+    out.push(("spark", format!("ws://{}", sp.addr()), key));
+    sims.push(sp);
+    let a = spawn_anthropic(AnthropicSimConfig::new("sk-ant-demo-0123456789")).await?;
+    out.push(("anthropic", a.origin(), "sk-ant-demo-0123456789".to_owned()));
+    sims.push(a);
+    Ok(out)
+}
 
 /// Runs the demo until Ctrl-C or SIGTERM.
 pub(crate) async fn run(listen: &str) -> anyhow::Result<()> {
@@ -24,6 +83,14 @@ pub(crate) async fn run(listen: &str) -> anyhow::Result<()> {
             sim.base_url()
         ));
         sims.push(sim);
+    }
+    for (provider, base_url, key) in native_sims(&mut sims)
+        .await
+        .context("starting a simulator")?
+    {
+        channels.push_str(&format!(
+            "[[channels]]\nname = \"{provider}-sim\"\nprovider = \"{provider}\"\nbase_url = \"{base_url}\"\nkey = \"{key}\"\n\n"
+        ));
     }
     let db = dir.path().join("demo.db");
     let text = format!(
@@ -53,7 +120,7 @@ pub(crate) async fn run(listen: &str) -> anyhow::Result<()> {
     let listener = crate::bind(&config).await?;
     let addr = listener.local_addr()?;
     println!(
-        "demo: simulated providers openai, moonshot, stepfun (models: gpt-4, gpt-4o, moonshot-v1-8k, step-1-8k, …)"
+        "demo: simulated providers openai, moonshot, stepfun, hunyuan, zhipu, qianfan, qianfan-v2, spark, anthropic (GET /v1/models lists every model)"
     );
     println!("admin key: {admin}");
     println!("api key: {secret}");
