@@ -190,3 +190,62 @@ async fn models_and_paths() {
         names.contains(&"models/gemini-2.5-pro") && names.contains(&"models/text-embedding-004")
     );
 }
+
+#[tokio::test]
+async fn binary_subcommand_serves_gemini() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard-sim"))
+        .args([
+            "gemini",
+            "--listen",
+            "127.0.0.1:0",
+            "--key",
+            "AIzaBin",
+            "--chunks",
+            "2",
+            "--lf",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let origin = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
+    let raw = client()
+        .post(format!(
+            "{origin}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+        ))
+        .header("x-goog-api-key", "AIzaBin")
+        .json(&user("hi"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(raw.matches("data: ").count(), 2, "{raw}");
+    assert!(raw.ends_with("}\n\n") && !raw.contains('\r'), "{raw:?}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
