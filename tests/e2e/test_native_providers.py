@@ -12,21 +12,47 @@ import base64
 import json
 import struct
 
+import time
+
 import httpx
 import openai
 import pytest
 
 import natives
 from natives import BY_NAME, ErrorCase
+from support import sdk_client
 
 
 def _msgs(text: str) -> list[dict]:
     return [{"role": "user", "content": text}]
 
 
-def _one_row(admin, key_id: int) -> dict:
-    rows = admin.wait_usage(key_id)
-    assert len(rows) == 1, f"exactly one usage row per request: {rows}"
+# One key and one SDK client for the whole module (a fresh key per test costs more than the
+# test): usage rows are told apart by request id.
+
+
+@pytest.fixture(scope="module")
+def native_key(native_admin) -> dict:
+    return native_admin.create_key("test_native_providers")
+
+
+@pytest.fixture(scope="module")
+def native_client(native_gateway, native_key):
+    c = sdk_client(native_gateway.base_url, native_key["key"])
+    yield c
+    c.close()
+
+
+def _row(admin, key_id: int, request_id: str, timeout: float = 5.0) -> dict:
+    """The usage row of one request (rows are written in batches: poll)."""
+    assert request_id, "x-request-id missing"
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = [r for r in admin.usage(key_id, limit=50) if r["request_id"] == request_id]
+        if rows or time.monotonic() > deadline:
+            break
+        time.sleep(0.03)
+    assert len(rows) == 1, f"exactly one usage row for request {request_id}: {rows}"
     return rows[0]
 
 
@@ -58,8 +84,7 @@ def test_chat(native_client, native_admin, native_key, provider: str, model: str
     assert (c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.total_tokens) == (
         prompt, completion, prompt + completion,
     )
-    row = _one_row(native_admin, native_key["id"])
-    assert row["request_id"] == c._request_id
+    row = _row(native_admin, native_key["id"], c._request_id)
     assert row["endpoint"] == "chat/completions"
     assert row["requested_model"] == model
     assert row["status"] == 200 and row["error_code"] is None and row["stream"] is False
@@ -100,15 +125,17 @@ def test_chat_stream(native_client, native_admin, native_key, provider: str, mod
     assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (
         prompt, completion, prompt + completion,
     )
-    row = _one_row(native_admin, native_key["id"])
-    assert row["request_id"] == rid
+    row = _row(native_admin, native_key["id"], rid)
     assert row["requested_model"] == model
     assert row["status"] == 200 and row["stream"] is True
     assert (row["prompt_tokens"], row["completion_tokens"]) == (prompt, completion)
     assert row["estimated"] is False, "the upstream reported usage"
 
 
-@pytest.mark.parametrize("provider,model", natives.chat_params("stream-no-usage"))
+@pytest.mark.parametrize(
+    "provider,model",
+    [pytest.param(n.provider, n.chat_models[0], id=n.provider) for n in natives.READY],
+)
 def test_stream_without_usage(native_client, provider: str, model: str) -> None:
     stream = native_client.chat.completions.create(
         model=model, messages=_msgs("no usage please"), stream=True
@@ -143,8 +170,7 @@ def test_embeddings_sdk(native_client, native_admin, native_key, provider: str, 
     single = native_client.embeddings.create(model=model, input="The quick brown fox")
     assert len(single.data) == 1
     assert single.data[0].embedding == pytest.approx(r.data[0].embedding, rel=1e-6)
-    rows = native_admin.wait_usage(native_key["id"], 2)
-    assert len(rows) == 2, rows
+    rows = [_row(native_admin, native_key["id"], x._request_id) for x in (r, single)]
     assert {r_["endpoint"] for r_ in rows} == {"embeddings"}
     assert all(r_["status"] == 200 and r_["requested_model"] == model for r_ in rows)
     assert sorted(r_["prompt_tokens"] for r_ in rows) == sorted(
@@ -200,7 +226,7 @@ def test_mapped_error(
     _check_error(ei.value, case)
     for secret in (n.key.split("|")[-1].split(".")[-1], n.bad_key.split("|")[-1].split(".")[-1]):
         assert secret not in ei.value.response.text, "channel secret leaked"
-    row = _one_row(native_admin, native_key["id"])
+    row = _row(native_admin, native_key["id"], ei.value.request_id)
     assert row["status"] == case.status, row
     assert row["stream"] is stream
 
@@ -239,7 +265,7 @@ def test_hunyuan_mid_stream_error(native_client, native_admin, native_key) -> No
             got.append(c)
     assert not isinstance(ei.value, openai.APIStatusError), "the 200 was already sent"
     assert got, "the chunk before the failure reaches the client"
-    row = _one_row(native_admin, native_key["id"])
+    row = _row(native_admin, native_key["id"], stream.response.headers["x-request-id"])
     assert row["status"] >= 500 and row["stream"] is True, row
 
 
