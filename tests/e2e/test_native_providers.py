@@ -363,3 +363,22 @@ def test_qianfan_unsafe_answer_is_content_filter(native_client, stream: bool) ->
         c = native_client.chat.completions.create(model="ERNIE-3.5-8K", messages=msgs)
         assert c.choices[0].finish_reason == "content_filter"
         assert c.choices[0].message.content
+
+
+@pytest.mark.skipif("gemini" not in BY_NAME, reason="gemini not ready")
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_gemini_safety_finish_is_content_filter(native_client, stream: bool) -> None:
+    """`finishReason: SAFETY` (HTTP 200) finishes the answer with content_filter."""
+    msgs = _msgs("tell me sim_error:SAFETY")
+    if stream:
+        chunks = list(native_client.chat.completions.create(
+            model="gemini-2.0-flash", messages=msgs, stream=True,
+            stream_options={"include_usage": True},
+        ))
+        finishes = [c.choices[0].finish_reason for c in chunks
+                    if c.choices and c.choices[0].finish_reason]
+        assert finishes == ["content_filter"], finishes
+        assert chunks[-1].usage is not None and chunks[-1].choices == []
+    else:
+        c = native_client.chat.completions.create(model="gemini-2.0-flash", messages=msgs)
+        assert c.choices[0].finish_reason == "content_filter"
