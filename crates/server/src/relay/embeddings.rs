@@ -332,7 +332,7 @@ async fn send(
         Err(_) => Err(Failure::Timeout(
             "upstream answer did not complete in time".into(),
         )),
-        Ok(Err(e)) => Err(upstream::classify(&e)),
+        Ok(Err(e)) => Err(upstream::classify(e)),
         Ok(Ok(b)) => Ok(b),
     }
 }

@@ -276,6 +276,21 @@ async fn attempt(
         if !streamed {
             return json_answer(resp, adapter, &ctx, first_byte).await;
         }
+        let is_json = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if is_json {
+            // A JSON answer to a stream request is an error reported with HTTP 200 (Qianfan
+            // does this): read it the non-stream way so it is mapped, and never relayed.
+            return match json_answer(resp, adapter, &ctx, first_byte).await {
+                Err(f) => Err(f),
+                Ok(_) => Err(Failure::Protocol(
+                    "the upstream answered a stream request with a JSON body".into(),
+                )),
+            };
+        }
         source::sse(resp)
     };
     let started = stream::start(events, adapter, &ctx, first_byte, idle).await?;
@@ -313,7 +328,7 @@ async fn json_answer(
                 "upstream answer did not complete in time".into(),
             ));
         }
-        Ok(Err(e)) => return Err(upstream::classify(&e)),
+        Ok(Err(e)) => return Err(upstream::classify(e)),
         Ok(Ok(b)) => b,
     };
     let out = adapter.chat_response(body, ctx).map_err(convert_failure)?;

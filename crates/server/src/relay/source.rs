@@ -31,7 +31,7 @@ pub(crate) fn sse(resp: reqwest::Response) -> Events {
                     Ok(()) => Some((Ok(events), Some((body, dec)))),
                     Err(e) => Some((Err(Failure::Protocol(e.to_string())), None)),
                 },
-                Some(Err(e)) => Some((Err(classify(&e)), None)),
+                Some(Err(e)) => Some((Err(classify(e)), None)),
                 None => match dec.finish(&mut events) {
                     Ok(()) if events.is_empty() => None,
                     Ok(()) => Some((Ok(events), None)),

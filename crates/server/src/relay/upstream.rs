@@ -172,15 +172,17 @@ pub(crate) async fn send(
             "no response from upstream within {} ms",
             timeout.as_millis()
         ))),
-        Ok(Err(e)) => Err(classify(&e)),
+        Ok(Err(e)) => Err(classify(e)),
         Ok(Ok(r)) => Ok(r),
     }
 }
 
 /// Classifies a transport error.
-pub(crate) fn classify(e: &reqwest::Error) -> Failure {
-    // The error's text can include the URL but never headers, so no credential leaks here.
-    let text = std::error::Error::source(e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
+pub(crate) fn classify(e: reqwest::Error) -> Failure {
+    // The URL is dropped from the text: some providers put credentials in the query string
+    // (Qianfan's secret key and access token). Headers never appear in reqwest's errors.
+    let e = e.without_url();
+    let text = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
     if e.is_timeout() {
         Failure::Timeout(text)
     } else if e.is_connect() {

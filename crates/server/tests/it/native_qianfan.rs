@@ -439,7 +439,6 @@ async fn embeddings_use_the_same_token() {
 /// `application/json`). The gateway reads every 200 answer to a stream request as SSE, so the
 /// error is not seen (no event), the token is not refreshed and the client gets a 502.
 #[tokio::test]
-#[ignore = "gateway lacks: a 200 `application/json` answer to a stream request must go through chat_response"]
 async fn stream_with_an_expired_token_is_refreshed_too() {
     let (up, control) = qianfan(cfg()).await;
     let gw = gateway(&up, &cfg().channel_key()).await;

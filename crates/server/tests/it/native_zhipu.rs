@@ -489,7 +489,6 @@ async fn v3_stream_interrupted_ends_with_an_error_object() {
 /// at the content type of a stream answer yet, so the adapter never sees it and the attempt
 /// ends as `bad_upstream_response` (after failover) instead of the mapped code.
 #[tokio::test]
-#[ignore = "gateway gap: a JSON error answer to a stream request is not handed to the adapter"]
 async fn v3_error_before_a_stream_is_mapped() {
     let up = zhipu_sim().await;
     let gw = gateway(&up).await;
