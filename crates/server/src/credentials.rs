@@ -54,7 +54,7 @@ impl TokenCache {
         let body = tokio::time::timeout(timeout, resp.bytes())
             .await
             .map_err(|_| Failure::Timeout("token answer did not complete in time".into()))?
-            .map_err(|e| upstream::classify(e))?;
+            .map_err(upstream::classify)?;
         let token = adapter
             .token_response(status, &body)
             .map_err(|err| Failure::Status {

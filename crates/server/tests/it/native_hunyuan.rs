@@ -345,7 +345,6 @@ async fn sensitive_stream_finishes_with_content_filter() {
 /// `Response.Error` body (HTTP 200), not as SSE. The gateway does not look at the content type of
 /// a stream answer yet, so such an error surfaces as `bad_upstream_response`.
 #[tokio::test]
-#[ignore = "gateway gap: a JSON error answer to a stream request is not handed to the adapter"]
 async fn error_before_a_stream_starts_is_mapped() {
     let up = hunyuan_sim().await;
     let gw = gateway(&up).await;
