@@ -25,6 +25,8 @@ mod wire;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_more;
+#[cfg(test)]
 mod tests_response;
 #[cfg(test)]
 mod tests_stream;
