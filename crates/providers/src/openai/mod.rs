@@ -8,7 +8,8 @@ mod request;
 mod response;
 mod stream;
 
-/// The OpenAI error-body reader, shared with OpenAI-shaped native APIs (Qianfan v2).
+/// The OpenAI error-body reader, shared with OpenAI-shaped native APIs (Qianfan v2)
+/// and used by DashScope for bodies that are not its own shape.
 pub(crate) use response::error as error_body;
 
 #[cfg(test)]
