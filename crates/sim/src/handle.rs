@@ -66,6 +66,21 @@ impl SimState {
         self.inner.requests.lock().push(body);
     }
 
+    /// Records raw request bytes and returns them parsed; a body that is not JSON is recorded
+    /// as a string and gives `None`.
+    pub fn record_json(&self, body: &[u8]) -> Option<Value> {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(v) => {
+                self.record_request(v.clone());
+                Some(v)
+            }
+            Err(_) => {
+                self.record_request(Value::String(String::from_utf8_lossy(body).into_owned()));
+                None
+            }
+        }
+    }
+
     /// Every chat/embeddings request body received so far, in arrival order (including requests
     /// later rejected for auth or validation; a body that is not JSON is recorded as a string).
     pub fn requests(&self) -> Vec<Value> {

@@ -19,6 +19,7 @@
 //! [`handle`] and [`script`] for the simulators still to come.
 
 pub mod anthropic;
+pub mod dashscope;
 pub mod fault;
 pub mod gemini;
 pub mod handle;
@@ -30,6 +31,7 @@ pub mod spark;
 pub mod zhipu;
 
 pub use anthropic::{AnthropicSimConfig, spawn_anthropic, spawn_anthropic_on};
+pub use dashscope::{DashScopeSimConfig, dashscope_base_url, spawn_dashscope, spawn_dashscope_on};
 pub use fault::{FAULT_MARKER, Fault, FaultSpecError};
 pub use gemini::{GeminiSimConfig, spawn_gemini, spawn_gemini_on};
 pub use handle::{SimHandle, SimState, StreamGuard, StreamOutcome, serve};

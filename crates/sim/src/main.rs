@@ -3,6 +3,7 @@
 //! ```text
 //! switchyard-sim <openai|moonshot|stepfun> [--listen 127.0.0.1:0] [--key sk-sim]
 //!     [--models a,b] [--latency-ms N] [--chunks N] [--chunk-interval-ms N]
+//! switchyard-sim dashscope [--key sk-…] [--workspace WS] …              (see dashscope::cli)
 //! switchyard-sim hunyuan [--secret-id ID] [--secret-key K] …             (see hunyuan::cli)
 //! switchyard-sim qianfan [--api-key K] [--secret-key S] [--token-ttl-secs N] … (see qianfan::cli)
 //! switchyard-sim qianfan-v2 [--key bce-v3/…] [--models a,b] …            (see qianfan::cli)
@@ -57,6 +58,17 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    if std::env::args().nth(1).as_deref() == Some("dashscope") {
+        let args =
+            switchyard_sim::dashscope::cli::DashScopeArgs::parse_from(std::env::args().skip(1));
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        let handle = switchyard_sim::spawn_dashscope_on(listener, args.config());
+        announce(handle.addr())?;
+        tracing::info!(addr = %handle.addr(), "dashscope simulator running");
+        shutdown_signal().await?;
+        handle.shutdown();
+        return Ok(());
+    }
     if std::env::args().nth(1).as_deref() == Some("hunyuan") {
         let args = switchyard_sim::hunyuan::cli::HunyuanArgs::parse_from(std::env::args().skip(1));
         let listener = tokio::net::TcpListener::bind(args.listen).await?;

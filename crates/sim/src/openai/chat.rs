@@ -21,17 +21,7 @@ const MALFORMED_EVENT: &[u8] = b"data: {not json\n\n";
 
 /// Records the body, then parses it (a non-JSON body is recorded as a string).
 pub(super) fn record_json(app: &App, body: &Bytes) -> Option<Value> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(v) => {
-            app.sim.record_request(v.clone());
-            Some(v)
-        }
-        Err(_) => {
-            let raw = String::from_utf8_lossy(body).into_owned();
-            app.sim.record_request(Value::String(raw));
-            None
-        }
-    }
+    app.sim.record_json(body)
 }
 
 /// The 400 for a body that is not JSON.
@@ -164,7 +154,7 @@ pub(super) async fn chat_completions(
 
 /// A non-stream answer broken by a body-level fault: the JSON is cut in two halves and the
 /// fault's chunk count is clamped to the first half.
-fn non_stream_fault(fault: &Fault, json: String) -> Response {
+pub(crate) fn non_stream_fault(fault: &Fault, json: String) -> Response {
     let clamp = |n: &usize| (*n).min(1);
     let fault = match fault {
         Fault::ResetMidStream { after_chunks } => Fault::ResetMidStream {

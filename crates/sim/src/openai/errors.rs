@@ -67,7 +67,7 @@ pub(super) fn error_response(flavor: Flavor, status: StatusCode, spec: ErrorSpec
 }
 
 /// A response with a raw JSON body.
-pub(super) fn raw_json_response(status: StatusCode, body: String) -> Response {
+pub(crate) fn raw_json_response(status: StatusCode, body: String) -> Response {
     let mut resp = (status, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -44,7 +44,11 @@ use tokio::net::TcpListener;
 
 pub use crate::fault::Fault;
 use crate::handle::{SimHandle, SimState, serve};
+pub(crate) use chat::non_stream_fault;
 pub use embeddings::{DEFAULT_DIMENSIONS, embed};
+pub(crate) use errors::raw_json_response;
+pub(crate) use reply::{TOOL_ARGUMENTS, split_even, text_pieces, tool_call_id};
+pub(crate) use request::content_text;
 
 /// Which provider's dialect of the OpenAI API to imitate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -8,7 +8,7 @@ use super::Flavor;
 use super::request::ChatRequest;
 
 /// Arguments of every simulated tool call.
-pub(super) const TOOL_ARGUMENTS: &str = r#"{"location":"Paris","unit":"celsius"}"#;
+pub(crate) const TOOL_ARGUMENTS: &str = r#"{"location":"Paris","unit":"celsius"}"#;
 
 /// The answer of one choice.
 #[derive(Clone, Debug)]
@@ -86,7 +86,7 @@ impl Plan {
 
 /// Splits `text` into exactly `pieces` non-empty parts of (almost) equal character length,
 /// padding with `.` when the text is too short.
-pub(super) fn split_even(text: &str, pieces: usize) -> Vec<String> {
+pub(crate) fn split_even(text: &str, pieces: usize) -> Vec<String> {
     let pieces = pieces.max(1);
     let mut chars: Vec<char> = text.chars().collect();
     while chars.len() < pieces {
@@ -102,6 +102,23 @@ pub(super) fn split_even(text: &str, pieces: usize) -> Vec<String> {
         .collect()
 }
 
+/// `text` cut into `chunks` pieces, the first `max_tokens` of them kept: the pieces and the
+/// finish reason (`stop`, or `length` when the limit cut the text).
+pub(crate) fn text_pieces(
+    text: &str,
+    chunks: usize,
+    max_tokens: Option<u64>,
+) -> (Vec<String>, &'static str) {
+    let mut pieces = split_even(text, chunks);
+    match max_tokens {
+        Some(max) if (max as usize) < pieces.len() => {
+            pieces.truncate(max as usize);
+            (pieces, "length")
+        }
+        _ => (pieces, "stop"),
+    }
+}
+
 /// Builds the answer for `req`.
 pub(super) fn plan(flavor: Flavor, req: &ChatRequest, chunks: usize) -> Plan {
     let choices = (0..req.n)
@@ -113,14 +130,7 @@ pub(super) fn plan(flavor: Flavor, req: &ChatRequest, chunks: usize) -> Plan {
             },
             None => {
                 let text = format!("Hello from {} {}: {}", flavor.name(), req.model, req.echo);
-                let mut pieces = split_even(&text, chunks);
-                let mut finish = "stop";
-                if let Some(max) = req.max_tokens
-                    && (max as usize) < pieces.len()
-                {
-                    pieces.truncate(max as usize);
-                    finish = "length";
-                }
+                let (pieces, finish) = text_pieces(&text, chunks, req.max_tokens);
                 Answer::Text { pieces, finish }
             }
         })
@@ -156,7 +166,7 @@ pub(super) fn completion_id(flavor: Flavor) -> String {
 }
 
 /// A fresh `call_…` id.
-pub(super) fn tool_call_id() -> String {
+pub(crate) fn tool_call_id() -> String {
     format!("call_{}", random_alnum(24))
 }
 

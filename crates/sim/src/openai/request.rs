@@ -24,7 +24,7 @@ pub(super) struct ChatRequest {
 }
 
 /// The text of a message `content`: a string, or the `text` parts of an array joined by spaces.
-pub(super) fn content_text(content: Option<&Value>) -> String {
+pub(crate) fn content_text(content: Option<&Value>) -> String {
     match content {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(parts)) => parts

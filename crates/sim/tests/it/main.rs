@@ -6,6 +6,7 @@
 mod anthropic;
 mod auth;
 mod binary;
+mod dashscope;
 mod embeddings;
 mod faults;
 mod gemini;
@@ -122,4 +123,27 @@ pub fn content_of(chunks: &[Value], index: u64) -> String {
         .filter(|ch| ch["index"] == index)
         .filter_map(|ch| ch["delta"]["content"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// Starts the `switchyard-sim` binary with `args` (plus `--listen 127.0.0.1:0`) and returns the
+/// child and the origin it announced (`http://IP:PORT`).
+pub fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard-sim"))
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn switchyard-sim");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("announcement");
+    let origin = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (child, origin)
 }
