@@ -11,6 +11,7 @@ mod helpers;
 mod images;
 mod inbound;
 mod native_anthropic;
+mod native_dashscope;
 mod native_gemini;
 mod native_hunyuan;
 mod native_qianfan;
