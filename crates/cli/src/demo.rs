@@ -4,10 +4,10 @@
 use anyhow::Context;
 use switchyard_core::Config;
 use switchyard_sim::{
-    AnthropicSimConfig, Flavor, GeminiSimConfig, HunyuanSimConfig, OpenAiSimConfig,
-    QianfanSimConfig, QianfanV2SimConfig, SimHandle, SparkSimConfig, ZhipuSimConfig,
-    spawn_anthropic, spawn_gemini, spawn_hunyuan, spawn_openai, spawn_qianfan, spawn_qianfan_v2,
-    spawn_spark, spawn_zhipu,
+    AnthropicSimConfig, DashScopeSimConfig, Flavor, GeminiSimConfig, HunyuanSimConfig,
+    OpenAiSimConfig, QianfanSimConfig, QianfanV2SimConfig, SimHandle, SparkSimConfig,
+    ZhipuSimConfig, dashscope_base_url, spawn_anthropic, spawn_dashscope, spawn_gemini,
+    spawn_hunyuan, spawn_openai, spawn_qianfan, spawn_qianfan_v2, spawn_spark, spawn_zhipu,
 };
 
 /// Starts one simulator of every native provider; returns (provider, base URL, key) per channel.
@@ -65,6 +65,13 @@ async fn native_sims(
     let g = spawn_gemini(GeminiSimConfig::new("AIzaDemo0123456789")).await?;
     out.push(("gemini", g.origin(), "AIzaDemo0123456789".to_owned()));
     sims.push(g);
+    let d = spawn_dashscope(DashScopeSimConfig::new("sk-demo-dashscope-0123456789")).await?;
+    out.push((
+        "dashscope",
+        dashscope_base_url(&d),
+        "sk-demo-dashscope-0123456789".to_owned(),
+    ));
+    sims.push(d);
     Ok(out)
 }
 
@@ -124,7 +131,7 @@ pub(crate) async fn run(listen: &str) -> anyhow::Result<()> {
     let listener = crate::bind(&config).await?;
     let addr = listener.local_addr()?;
     println!(
-        "demo: simulated providers openai, moonshot, stepfun, hunyuan, zhipu, qianfan, qianfan-v2, spark, anthropic, gemini (GET /v1/models lists every model)"
+        "demo: simulated providers openai, moonshot, stepfun, hunyuan, zhipu, qianfan, qianfan-v2, spark, anthropic, gemini, dashscope (GET /v1/models lists every model)"
     );
     println!("admin key: {admin}");
     println!("api key: {secret}");

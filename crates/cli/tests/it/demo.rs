@@ -29,7 +29,7 @@ async fn demo_serves_every_provider_with_the_printed_key() {
         "{hint}"
     );
 
-    for model in ["gpt-4o", "moonshot-v1-8k", "step-1-8k"] {
+    for model in ["gpt-4o", "moonshot-v1-8k", "step-1-8k", "qwen-plus"] {
         let answer = chat_ok(&gw.url, &api, model).await;
         assert_eq!(answer["model"], model, "{answer}");
     }
