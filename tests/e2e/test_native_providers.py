@@ -382,3 +382,63 @@ def test_gemini_safety_finish_is_content_filter(native_client, stream: bool) -> 
     else:
         c = native_client.chat.completions.create(model="gemini-2.0-flash", messages=msgs)
         assert c.choices[0].finish_reason == "content_filter"
+
+
+@pytest.mark.skipif("dashscope" not in BY_NAME, reason="dashscope not ready")
+def test_dashscope_mid_stream_error(native_client, native_admin, native_key) -> None:
+    """An `event:error` frame after two result frames: the SDK raises after those chunks, and the
+    usage of the chunks received (cumulative in DashScope frames) is still logged."""
+    stream = native_client.chat.completions.create(
+        model="qwen-plus",
+        messages=_msgs("go sim_dashscope_error:Throttling.RateQuota;after=2"),
+        stream=True,
+    )
+    got = []
+    with pytest.raises(openai.APIError) as ei:
+        for c in stream:
+            got.append(c)
+    assert not isinstance(ei.value, openai.APIStatusError), "the 200 was already sent"
+    assert len(got) == 2, got
+    row = _row(native_admin, native_key["id"], stream.response.headers["x-request-id"])
+    assert (row["status"], row["stream"], row["completion_tokens"]) == (429, True, 2), row
+
+
+@pytest.mark.skipif("dashscope" not in BY_NAME, reason="dashscope not ready")
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_dashscope_tool_call(native_client, stream: bool) -> None:
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
+        },
+    }
+    msgs = _msgs("weather in Paris?")
+    if stream:
+        with native_client.chat.completions.stream(
+            model="qwen-plus", messages=msgs, tools=[tool]
+        ) as s:
+            for _ in s:
+                pass
+            c = s.get_final_completion()
+    else:
+        c = native_client.chat.completions.create(model="qwen-plus", messages=msgs, tools=[tool])
+    assert c.choices[0].finish_reason == "tool_calls"
+    call = c.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
+
+
+@pytest.mark.skipif("dashscope" not in BY_NAME, reason="dashscope not ready")
+def test_dashscope_vision_model_reads_images(native_client) -> None:
+    """qwen-vl-plus goes to the multimodal service with its image parts converted."""
+    c = native_client.chat.completions.create(
+        model="qwen-vl-plus",
+        messages=[{"role": "user", "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+        ]}],
+    )
+    assert c.choices[0].message.content == "Hello from dashscope qwen-vl-plus: what is this?"
+    # 64 tokens per image, on top of the text's count, as the simulator documents.
+    assert c.usage.prompt_tokens == len("what is this?") // 4 + 3 + 64
