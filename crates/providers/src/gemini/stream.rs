@@ -7,8 +7,10 @@
 //!   the first delta of each choice carries `role: "assistant"`, once;
 //! - each `functionCall` becomes one tool-call delta with its own `index` (0, 1, … per choice),
 //!   a generated `call_…` id, `type`, `name` and the whole `arguments`;
-//! - a candidate's `finishReason` goes on its chunk, mapped (and `tool_calls` when the choice
-//!   made calls); the stream is [`StreamStep::Done`] once every choice seen has finished;
+//! - a candidate's `finishReason` goes, mapped (and `tool_calls` when the choice made calls), on
+//!   a chunk of its own with `delta: {}` after the event's content, as OpenAI sends it (the
+//!   openai-python stream helper reads `finish_reason` before the same chunk's `tool_calls`);
+//!   the stream is [`StreamStep::Done`] once every choice seen has finished;
 //! - usage is reported on every event that carries it (replace semantics: it is cumulative);
 //! - a blocked prompt is a 400 `content_filter`, an `error` event the mapped upstream error.
 
@@ -156,11 +158,17 @@ impl StreamConverter for GeminiStream {
                 }
                 _ => None,
             };
-            if delta.is_empty() && finish.is_none() {
-                continue;
+            // The finish reason always travels in a chunk of its own with an empty delta, as
+            // OpenAI sends it: the openai-python stream helper looks at `finish_reason` before
+            // the same chunk's `tool_calls`, and would never announce the finished arguments.
+            if !delta.is_empty() {
+                let chunk = self.chunk(index, delta, None);
+                emit.chunks.push(chunk);
             }
-            let chunk = self.chunk(index, delta, finish);
-            emit.chunks.push(chunk);
+            if finish.is_some() {
+                let chunk = self.chunk(index, Map::new(), finish);
+                emit.chunks.push(chunk);
+            }
         }
         if any_finish && self.choices.iter().all(|c| c.finished) {
             return Ok(StreamStep::Done);

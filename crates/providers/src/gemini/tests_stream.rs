@@ -53,6 +53,14 @@ fn run(events: &[Value]) -> Run {
         r.text.push_str(&emit.text);
     }
     r.id = conv.identity().0.to_owned();
+    // A finish reason never shares its chunk with content or tool calls (the openai-python
+    // stream helper would then miss the finished tool-call arguments).
+    for c in &r.chunks {
+        let ch = &c["choices"][0];
+        if !ch["finish_reason"].is_null() {
+            assert_eq!(ch["delta"], json!({}), "{c}");
+        }
+    }
     r
 }
 
@@ -74,7 +82,11 @@ fn text_stream_with_cumulative_usage() {
         r.steps,
         vec![StreamStep::Continue, StreamStep::Continue, StreamStep::Done]
     );
-    assert_eq!(r.chunks.len(), 3);
+    assert_eq!(
+        r.chunks.len(),
+        4,
+        "three deltas, then the finish on its own"
+    );
     for c in &r.chunks {
         assert_eq!(c["id"], json!("chatcmpl-r1"));
         assert_eq!(c["object"], json!("chat.completion.chunk"));
@@ -89,7 +101,9 @@ fn text_stream_with_cumulative_usage() {
     assert_eq!(r.chunks[1]["choices"][0]["delta"], json!({"content":"l"}));
     assert_eq!(r.chunks[1]["choices"][0]["finish_reason"], Value::Null);
     assert_eq!(r.chunks[2]["choices"][0]["delta"], json!({"content":"o!"}));
-    assert_eq!(r.chunks[2]["choices"][0]["finish_reason"], json!("stop"));
+    assert_eq!(r.chunks[2]["choices"][0]["finish_reason"], Value::Null);
+    assert_eq!(r.chunks[3]["choices"][0]["delta"], json!({}));
+    assert_eq!(r.chunks[3]["choices"][0]["finish_reason"], json!("stop"));
     assert_eq!(r.text, "Hello!");
     assert_eq!(r.id, "chatcmpl-r1");
     // Usage is reported on every event (replace semantics) and the last one wins: 3 + 4 thoughts.
@@ -141,14 +155,20 @@ fn function_calls_are_whole_tool_call_deltas_with_index() {
         calls[1]["function"]["arguments"],
         json!(r#"{"location":"Rome"}"#)
     );
+    assert_eq!(r.chunks.len(), 4);
     let last = &r.chunks[2]["choices"][0];
+    assert_eq!(last["finish_reason"], Value::Null);
     assert_eq!(last["delta"]["tool_calls"][0]["index"], json!(2));
     assert_eq!(
         super::ids::signature_from_id(last["delta"]["tool_calls"][0]["id"].as_str().unwrap())
             .as_deref(),
         Some("QUJD")
     );
-    assert_eq!(last["finish_reason"], json!("tool_calls"));
+    assert_eq!(r.chunks[3]["choices"][0]["delta"], json!({}));
+    assert_eq!(
+        r.chunks[3]["choices"][0]["finish_reason"],
+        json!("tool_calls")
+    );
     assert!(r.text.contains("get_time"));
     let u = r.usage.unwrap();
     assert_eq!(
@@ -173,12 +193,13 @@ fn finish_only_chunk_has_empty_delta_and_max_tokens_is_length() {
 #[test]
 fn safety_stop_is_content_filter_and_first_delta_still_has_role() {
     let r = run(&[json!({"candidates":[{"finishReason":"SAFETY","index":0}]})]);
+    assert_eq!(r.chunks.len(), 2);
     assert_eq!(
         r.chunks[0]["choices"][0]["delta"],
         json!({"role":"assistant","content":""})
     );
     assert_eq!(
-        r.chunks[0]["choices"][0]["finish_reason"],
+        r.chunks[1]["choices"][0]["finish_reason"],
         json!("content_filter")
     );
     assert_eq!(r.steps, vec![StreamStep::Done]);
@@ -211,7 +232,15 @@ fn several_candidates_end_when_all_have_finished() {
         .collect();
     assert_eq!(
         roles,
-        vec![(0, true), (1, true), (0, false), (1, false), (1, false)]
+        vec![
+            (0, true),
+            (1, true),
+            (0, false),
+            (0, false),
+            (1, false),
+            (1, false),
+            (1, false)
+        ]
     );
 }
 

@@ -174,7 +174,11 @@ async fn every_default_chat_model_streams_with_openai_framing() {
                 "{model} {framing:?}"
             );
             assert_eq!(content_of(content), want);
-            assert_eq!(content.len(), PIECES as usize, "one chunk per Gemini event");
+            assert_eq!(
+                content.len(),
+                PIECES as usize + 1,
+                "one chunk per Gemini event, then the finish on its own"
+            );
             for (n, c) in content.iter().enumerate() {
                 assert_eq!(c["object"], "chat.completion.chunk");
                 assert_eq!(
@@ -193,6 +197,9 @@ async fn every_default_chat_model_streams_with_openai_framing() {
                     c["choices"][0]["finish_reason"],
                     if last { json!("stop") } else { Value::Null }
                 );
+                if last {
+                    assert_eq!(c["choices"][0]["delta"], json!({}));
+                }
                 assert!(c.get("usage").is_none());
             }
             assert_eq!(usage_chunk["id"], content[0]["id"]);
@@ -224,7 +231,7 @@ async fn a_stream_without_include_usage_has_no_usage_chunk() {
         .unwrap();
     let (data, _) = sse_data(resp).await;
     let chunks = chunks_of(&data);
-    assert_eq!(chunks.len(), PIECES as usize);
+    assert_eq!(chunks.len(), PIECES as usize + 1);
     assert!(
         chunks
             .iter()

@@ -148,8 +148,8 @@ async fn parallel_tool_calls_stream_with_indexes() {
     let (usage_chunk, content) = chunks.split_last().unwrap();
     assert_eq!(
         content.len(),
-        1,
-        "Gemini sends the calls whole, in one event"
+        2,
+        "Gemini sends the calls whole, in one event; the finish follows on its own"
     );
     let delta = &content[0]["choices"][0]["delta"];
     assert_eq!(delta["role"], "assistant");
@@ -162,7 +162,9 @@ async fn parallel_tool_calls_stream_with_indexes() {
         assert!(c["id"].as_str().unwrap().starts_with("call_"));
     }
     assert_ne!(calls[0]["id"], calls[1]["id"]);
-    assert_eq!(content[0]["choices"][0]["finish_reason"], "tool_calls");
+    assert_eq!(content[0]["choices"][0]["finish_reason"], Value::Null);
+    assert_eq!(content[1]["choices"][0]["delta"], json!({}));
+    assert_eq!(content[1]["choices"][0]["finish_reason"], "tool_calls");
     assert_eq!(usage_chunk["usage"]["completion_tokens"], 16);
     assert_eq!(
         up.requests()[0]["toolConfig"],
