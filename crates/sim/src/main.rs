@@ -5,9 +5,10 @@
 //!     [--models a,b] [--latency-ms N] [--chunks N] [--chunk-interval-ms N]
 //! switchyard-sim dashscope [--key sk-…] [--workspace WS] …              (see dashscope::cli)
 //! switchyard-sim hunyuan [--secret-id ID] [--secret-key K] …             (see hunyuan::cli)
+//! switchyard-sim spark [--app-id ID] [--api-key K] [--api-secret S] …   (see spark::cli)
+//! switchyard-sim zhipu [--key id.secret] [--models a,b] [--chunks N] …   (see zhipu::cli)
 //! switchyard-sim qianfan [--api-key K] [--secret-key S] [--token-ttl-secs N] … (see qianfan::cli)
 //! switchyard-sim qianfan-v2 [--key bce-v3/…] [--models a,b] …            (see qianfan::cli)
-//! switchyard-sim spark [--app-id ID] [--api-key K] [--api-secret S] …   (see spark::cli)
 //! switchyard-sim anthropic [--key sk-ant-sim] [--models a,b] [--chunks N] … (see anthropic::cli)
 //! switchyard-sim gemini [--key AIza…] [--models a,b] [--lf] [--cached-tokens N] … (see gemini::cli)
 //! ```
