@@ -51,11 +51,15 @@ impl Encoder for OpenAiEncoder {
         out: &mut Vec<Bytes>,
     ) {
         if self.wants_usage {
-            let chunk = serde_json::json!({
+            let mut chunk = serde_json::json!({
                 "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [],
                 "usage": {"prompt_tokens": m.prompt, "completion_tokens": m.completion, "total_tokens": m.total()},
             });
+            if m.cached > 0 {
+                chunk["usage"]["prompt_tokens_details"] =
+                    serde_json::json!({"cached_tokens": m.cached});
+            }
             out.push(data_frame(chunk.to_string().as_bytes()));
         }
         out.push(Bytes::from_static(DONE_FRAME));

@@ -204,6 +204,22 @@ async fn cached_tokens_are_reported_and_priced() {
     let rows = gw.usage_n(id, 1).await;
     // One USD per uncached prompt token, nothing for cached or output tokens.
     assert_eq!(rows[0].row.cost_micros, (prompt - 3) * 1_000_000);
+    // The stream's final usage chunk carries the cached tokens too.
+    let resp = gw
+        .post_chat(
+            &key,
+            &json!({"model": "gemini-2.0-flash", "messages": user(text), "stream": true,
+                    "stream_options": {"include_usage": true}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (data, _) = sse_data(resp).await;
+    let last: Value = serde_json::from_str(&data[data.len() - 2]).unwrap();
+    assert_eq!(
+        last["usage"]["prompt_tokens_details"],
+        json!({"cached_tokens": 3})
+    );
 }
 
 #[tokio::test]
