@@ -13,6 +13,8 @@ pub struct Event {
     pub event: Option<String>,
     /// The `data:` lines joined with `\n`.
     pub data: String,
+    /// A `meta:` line (Zhipu's v3 API carries usage there), if any.
+    pub meta: Option<String>,
 }
 
 /// Decoder failure.
@@ -38,6 +40,7 @@ pub struct Decoder {
     buf: BytesMut,
     event: Option<String>,
     data: String,
+    meta: Option<String>,
     has_data: bool,
     max_event_bytes: usize,
     /// A CR ended the last line; skip an LF that follows it.
@@ -51,6 +54,7 @@ impl Decoder {
             buf: BytesMut::new(),
             event: None,
             data: String::new(),
+            meta: None,
             has_data: false,
             max_event_bytes,
             skip_lf: false,
@@ -121,16 +125,18 @@ impl Decoder {
                 }
             }
             b"event" => self.event = Some(value.into_owned()),
+            b"meta" => self.meta = Some(value.into_owned()),
             _ => {}
         }
         Ok(())
     }
 
     fn dispatch(&mut self, out: &mut Vec<Event>) {
-        if self.has_data || self.event.is_some() {
+        if self.has_data || self.event.is_some() || self.meta.is_some() {
             out.push(Event {
                 event: self.event.take(),
                 data: std::mem::take(&mut self.data),
+                meta: self.meta.take(),
             });
         }
         self.has_data = false;
@@ -172,10 +178,12 @@ mod tests {
             Event {
                 event: None,
                 data: "{\"a\":1}".into(),
+                meta: None,
             },
             Event {
                 event: None,
                 data: "[DONE]".into(),
+                meta: None,
             },
         ];
         assert_eq!(decode_all(&[b"data: {\"a\":1}\n\ndata: [DONE]\n\n"]), want);
@@ -187,6 +195,18 @@ mod tests {
         assert_eq!(
             decode_all(&[b": ping\n\ndata: {\"a\"", b":1}\r", b"\n\r\ndata: [DONE]"]),
             want
+        );
+    }
+
+    #[test]
+    fn meta_lines_are_kept() {
+        let got =
+            decode_all(&[b"event:finish\nid:7\ndata:\nmeta:{\"usage\":{\"total_tokens\":59}}\n\n"]);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].event.as_deref(), Some("finish"));
+        assert_eq!(
+            got[0].meta.as_deref(),
+            Some("{\"usage\":{\"total_tokens\":59}}")
         );
     }
 

@@ -74,6 +74,7 @@ fn run(frames: &[(&str, &str)]) -> Result<Run, ConvertError> {
         let ev = Event {
             event: Some((*name).to_owned()),
             data: (*data).to_owned(),
+            meta: None,
         };
         let step = conv.event(&ev, &mut emit)?;
         assert!(!out.done, "event after Done");
@@ -322,6 +323,7 @@ fn events_are_recognised_by_data_type_even_without_event_names() {
     let ev = |data: &str| Event {
         event: None,
         data: data.to_owned(),
+        meta: None,
     };
     conv.event(
         &ev(r#"{"type":"message_start","message":{"id":"msg_x","usage":{"input_tokens":1,"output_tokens":1}}}"#),

@@ -36,6 +36,7 @@ fn run(events: &[Value]) -> Run {
                 &Event {
                     event: None,
                     data: e.to_string(),
+                    meta: None,
                 },
                 &mut emit,
             )
@@ -254,6 +255,7 @@ fn usage_only_and_empty_events() {
                 &Event {
                     event: None,
                     data: data.into(),
+                    meta: None,
                 },
                 &mut emit,
             )
@@ -266,6 +268,7 @@ fn usage_only_and_empty_events() {
             &Event {
                 event: None,
                 data: r#"{"usageMetadata":{"promptTokenCount":4,"totalTokenCount":4}}"#.into(),
+                meta: None,
             },
             &mut emit,
         )
@@ -282,6 +285,7 @@ fn first_error(data: &str) -> ConvertError {
         &Event {
             event: None,
             data: data.into(),
+            meta: None,
         },
         &mut emit,
     )

@@ -33,6 +33,7 @@ fn run(frames: &[String]) -> Result<Run, ConvertError> {
         let ev = Event {
             event: None,
             data: f.clone(),
+            meta: None,
         };
         r.steps.push(conv.event(&ev, &mut emit)?);
         r.chunks.extend(

@@ -41,6 +41,7 @@ fn run(
                 &Event {
                     event: None,
                     data: (*f).to_owned(),
+                    meta: None,
                 },
                 &mut emit,
             )
@@ -170,6 +171,7 @@ fn error_inside_stream_and_bad_json_are_errors() {
             &Event {
                 event: None,
                 data: r#"{"error":{"message":"overloaded","type":"server_error"}}"#.into(),
+                meta: None,
             },
             &mut emit,
         )
@@ -180,6 +182,7 @@ fn error_inside_stream_and_bad_json_are_errors() {
             &Event {
                 event: None,
                 data: "{not json".into(),
+                meta: None,
             },
             &mut emit,
         )

@@ -32,6 +32,7 @@ fn run(frames: &[&str]) -> Result<Run, ConvertError> {
             &Event {
                 event: None,
                 data: (*f).to_owned(),
+                meta: None,
             },
             &mut emit,
         )?;

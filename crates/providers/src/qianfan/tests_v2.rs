@@ -218,6 +218,7 @@ fn v2_stream_adds_role_reads_usage_once_and_ends_on_done() {
                 &Event {
                     event: None,
                     data: f.to_owned(),
+                    meta: None,
                 },
                 &mut emit,
             )
@@ -253,6 +254,7 @@ fn v2_stream_adds_role_reads_usage_once_and_ends_on_done() {
         &Event {
             event: None,
             data: r#"{"error":{"code":"server_high_load","message":"busy"}}"#.into(),
+            meta: None,
         },
         &mut emit,
     );
@@ -268,6 +270,7 @@ fn snapshot_v2_stream_chunk() {
         &Event {
             event: None,
             data: f.to_owned(),
+            meta: None,
         },
         &mut emit,
     )

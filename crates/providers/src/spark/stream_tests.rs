@@ -120,6 +120,7 @@ fn frame_error(code: i64) -> crate::adapter::UpstreamError {
         &Event {
             event: None,
             data: frame,
+            meta: None,
         },
         &mut Emit::default(),
     ) {
@@ -188,6 +189,7 @@ fn output_moderation_after_text_is_an_error_not_a_clean_end() {
     let ev = |d: &str| Event {
         event: None,
         data: d.to_owned(),
+        meta: None,
     };
     assert_eq!(
         conv.event(&ev(DOC_FRAMES[0]), &mut emit).unwrap(),

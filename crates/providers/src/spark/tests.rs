@@ -60,6 +60,7 @@ pub(super) fn run(frames: &[&str]) -> (Vec<Value>, Option<Usage>, String, bool, 
                 &Event {
                     event: None,
                     data: (*f).to_owned(),
+                    meta: None,
                 },
                 &mut emit,
             )

@@ -223,9 +223,13 @@ impl StreamConverter for V3Stream {
                 Ok(StreamStep::Continue)
             }
             Some("finish") => {
-                // Usage travels on this event's `meta:` line, which `switchyard_sse::Event` does
-                // not carry (it keeps `event:` and `data:` only): the gateway then counts the
-                // answer locally from `emit.text`.
+                // Usage travels on this event's `meta:` line.
+                if let Some(meta) = ev.meta.as_deref()
+                    && let Ok(v) = serde_json::from_str::<Value>(meta)
+                    && let Some(u) = v.get("usage")
+                {
+                    emit.usage = super::response::usage_of(u);
+                }
                 let delta = self.ident.delta(0);
                 let choice =
                     json!({"index": 0, "delta": delta, "logprobs": null, "finish_reason": "stop"});

@@ -31,6 +31,7 @@ fn run(model: &'static str, events: &[(Option<&str>, &str)]) -> Result<Run, Conv
         let ev = Event {
             event: event.map(str::to_owned),
             data: (*data).to_owned(),
+            meta: None,
         };
         let step = conv.event(&ev, &mut emit)?;
         r.chunks.extend(
@@ -216,11 +217,25 @@ fn v3_stream_events_become_chunks_and_finish_ends_the_stream() {
     );
     assert_eq!(r.chunks[2]["choices"][0]["delta"], json!({}));
     assert_eq!(r.chunks[2]["choices"][0]["finish_reason"], "stop");
-    assert!(
-        r.usage.is_none(),
-        "v3 usage is on the `meta:` line the SSE event does not carry"
-    );
+    assert!(r.usage.is_none(), "no `meta:` line, no usage");
     assert!(r.text.starts_with("和支持line one\nline two"));
+}
+
+#[test]
+fn v3_usage_is_read_from_the_finish_meta_line() {
+    let mut conv = adapter(Provider::Zhipu).stream_converter(&ctx("chatglm_std"));
+    let mut emit = Emit::default();
+    let ev = Event {
+        event: Some("finish".into()),
+        data: String::new(),
+        meta: Some(r#"{"task_status":"SUCCESS","usage":{"completion_tokens":59,"prompt_tokens":7,"total_tokens":66},"task_id":"1","request_id":"1"}"#.into()),
+    };
+    assert_eq!(conv.event(&ev, &mut emit).unwrap(), StreamStep::Done);
+    let u = emit.usage.unwrap();
+    assert_eq!(
+        (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+        (7, 59, 66)
+    );
 }
 
 #[test]

@@ -92,10 +92,12 @@ pub(crate) async fn websocket(
                 Ok(Message::Text(t)) => Some(Ok(vec![Event {
                     event: None,
                     data: t.to_string(),
+                    meta: None,
                 }])),
                 Ok(Message::Binary(b)) => Some(Ok(vec![Event {
                     event: None,
                     data: String::from_utf8_lossy(&b).into_owned(),
+                    meta: None,
                 }])),
                 Ok(_) => None,
                 Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {

@@ -170,9 +170,8 @@ async fn v4_models_stream_with_openai_framing_and_final_chunk_usage() {
 }
 
 /// v3 `sse-invoke` sends raw text after `data:` with no space, so a piece that begins with a
-/// space loses it to the SSE rule (as with the official 1.x SDK); and its usage travels on a
-/// `meta:` line that the gateway's SSE decoder does not keep, so v3 stream usage is counted
-/// locally and the row is marked estimated.
+/// space loses it to the SSE rule (as with the official 1.x SDK); its usage travels on the
+/// `finish` event's `meta:` line and is billed exactly.
 #[tokio::test]
 async fn v3_models_stream_from_add_events_until_finish() {
     let up = zhipu_sim().await;
@@ -193,7 +192,7 @@ async fn v3_models_stream_from_add_events_until_finish() {
         let (data, _) = sse_data(resp).await;
         let chunks = chunks_of(&data);
         let (usage_chunk, content) = chunks.split_last().unwrap();
-        let (want, _) = expected(model, &text);
+        let (want, prompt) = expected(model, &text);
         let decoded: String = split_even(&want, 5)
             .iter()
             .map(|p| p.strip_prefix(' ').unwrap_or(p).to_owned())
@@ -212,12 +211,16 @@ async fn v3_models_stream_from_add_events_until_finish() {
         let rows = gw.usage_n(id, i + 1).await;
         let r = &rows[0].row;
         assert!(
-            r.stream && r.estimated,
-            "{model}: meta: usage is not visible to the gateway"
+            r.stream && !r.estimated,
+            "{model}: usage read from the meta: line"
         );
-        let local = switchyard_core::tokens::count_text(model, &decoded) as i64;
-        assert_eq!(r.completion_tokens, local);
-        assert_eq!(usage_chunk["usage"]["completion_tokens"], local);
+        assert_eq!(
+            (r.prompt_tokens, r.completion_tokens),
+            (prompt, 5),
+            "{model}"
+        );
+        assert_eq!(usage_chunk["usage"]["completion_tokens"], 5);
+        assert_eq!(usage_chunk["usage"]["prompt_tokens"], prompt);
         assert_eq!(r.status, 200);
     }
 }
