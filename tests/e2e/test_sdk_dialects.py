@@ -124,21 +124,9 @@ def test_openai_sdk_tool_call_stream(native_client: openai.OpenAI, model: str) -
     assert final.usage is not None and final.usage.completion_tokens > 0
 
 
-GEMINI_ONE_CHUNK = (
-    "the Gemini stream converter sends a function call and its finish_reason in ONE chunk "
-    "(`{\"delta\":{\"role\":\"assistant\",\"tool_calls\":[…whole call…]},\"finish_reason\":"
-    "\"tool_calls\"}`); openai 1.109.1's stream helper handles finish_reason before that "
-    "chunk's tool_calls (ChatCompletionStreamState._build_events), so it never emits "
-    "`tool_calls.function.arguments.done`; OpenAI itself ends with a separate empty-delta "
-    "chunk carrying finish_reason"
-)
-
-
 @pytest.mark.parametrize("model", [
     pytest.param(CLAUDE, id=CLAUDE, marks=NEEDS_CLAUDE),
-    pytest.param(GEMINI, id=GEMINI, marks=[
-        NEEDS_GEMINI, pytest.mark.xfail(strict=True, reason=GEMINI_ONE_CHUNK),
-    ]),
+    pytest.param(GEMINI, id=GEMINI, marks=NEEDS_GEMINI),
 ])
 def test_openai_sdk_tool_stream_helper_events(native_client: openai.OpenAI, model: str) -> None:
     """The SDK's stream helper announces the finished arguments of the call."""

@@ -30,6 +30,9 @@ pub struct Target<'a> {
 pub enum Transport {
     /// One HTTP request; the answer is JSON or server-sent events.
     Http,
+    /// As `Http`, but the server-sent events' `data:` values are raw text whose leading space
+    /// belongs to the text (Zhipu's v3 streams), so the decoder keeps it.
+    HttpRawSse,
     /// A WebSocket: `body` is sent as one text message and every text message received is
     /// one stream event (iFlytek Spark).
     WebSocket,

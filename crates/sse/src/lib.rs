@@ -45,6 +45,8 @@ pub struct Decoder {
     max_event_bytes: usize,
     /// A CR ended the last line; skip an LF that follows it.
     skip_lf: bool,
+    /// Keep the space after `data:` (for servers whose data is raw text).
+    keep_space: bool,
 }
 
 impl Decoder {
@@ -58,7 +60,15 @@ impl Decoder {
             has_data: false,
             max_event_bytes,
             skip_lf: false,
+            keep_space: false,
         }
+    }
+
+    /// A decoder that keeps the space after `data:` as part of the value (for servers that put
+    /// raw text there without the customary separator).
+    pub fn keeping_data_space(mut self) -> Self {
+        self.keep_space = true;
+        self
     }
 
     /// Feeds a chunk and appends every event it completes to `out`.
@@ -108,7 +118,15 @@ impl Decoder {
         let (field, value) = match line.iter().position(|&b| b == b':') {
             Some(i) => {
                 let v = &line[i + 1..];
-                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+                let keep = self.keep_space && &line[..i] == b"data";
+                (
+                    &line[..i],
+                    if keep {
+                        v
+                    } else {
+                        v.strip_prefix(b" ").unwrap_or(v)
+                    },
+                )
             }
             None => (line, &b""[..]),
         };
@@ -196,6 +214,15 @@ mod tests {
             decode_all(&[b": ping\n\ndata: {\"a\"", b":1}\r", b"\n\r\ndata: [DONE]"]),
             want
         );
+    }
+
+    #[test]
+    fn raw_data_keeps_its_leading_space() {
+        let mut d = Decoder::new(1024).keeping_data_space();
+        let mut out = Vec::new();
+        d.feed(b"event:add\ndata: world\n\n", &mut out).unwrap();
+        assert_eq!(out[0].data, " world");
+        assert_eq!(decode_all(&[b"data: world\n\n"])[0].data, "world");
     }
 
     #[test]

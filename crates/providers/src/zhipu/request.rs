@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use switchyard_types::{ChatMessage, ChatRequest, MessageContent};
 
 use super::{Api, ModelKind, auth};
-use crate::adapter::{ConvertError, Target, UpstreamRequest};
+use crate::adapter::{ConvertError, Target, Transport, UpstreamRequest};
 
 /// Smallest and largest value GLM accepts for `temperature` and `top_p` ((0, 1) open bounds).
 pub(super) const MIN_SAMPLING: f64 = 0.01;
@@ -79,14 +79,17 @@ pub(super) fn build(
                 ("invoke", "application/json")
             };
             // The v3 model API takes the bare token, without `Bearer ` (SDK 1.x, one-api).
-            Ok(UpstreamRequest::post_json(
+            let mut out = UpstreamRequest::post_json(
                 format!("{origin}/api/paas/v3/model-api/{model}/{action}"),
                 vec![
                     ("authorization".to_owned(), token),
                     ("accept".to_owned(), accept.to_owned()),
                 ],
                 to_bytes(&body)?,
-            ))
+            );
+            // v3 puts raw answer text right after `data:`: a leading space is text, not framing.
+            out.transport = Transport::HttpRawSse;
+            Ok(out)
         }
     }
 }

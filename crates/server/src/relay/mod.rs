@@ -266,6 +266,7 @@ async fn attempt(
     };
     let idle = Duration::from_millis(state.inner.config.upstream.idle_timeout_ms);
     let streamed = req.is_stream() || adapter.streams_only();
+    let raw_sse = ureq.transport == Transport::HttpRawSse;
     let events = if ureq.transport == Transport::WebSocket {
         source::websocket(ureq, adapter, first_byte).await?
     } else {
@@ -291,7 +292,7 @@ async fn attempt(
                 )),
             };
         }
-        source::sse(resp)
+        source::sse(resp, raw_sse)
     };
     let started = stream::start(events, adapter, &ctx, first_byte, idle).await?;
     if req.is_stream() {

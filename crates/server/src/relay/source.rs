@@ -18,28 +18,31 @@ const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 /// Batches of events until the upstream ends; an error ends it too.
 pub(crate) type Events = BoxStream<'static, Result<Vec<Event>, Failure>>;
 
-/// Decodes an HTTP body of server-sent events.
-pub(crate) fn sse(resp: reqwest::Response) -> Events {
+/// Decodes an HTTP body of server-sent events (`raw`: the space after `data:` is text).
+pub(crate) fn sse(resp: reqwest::Response, raw: bool) -> Events {
     let body = resp.bytes_stream().boxed();
-    futures::stream::unfold(
-        Some((body, Decoder::new(MAX_EVENT_BYTES))),
-        |state| async move {
-            let (mut body, mut dec) = state?;
-            let mut events = Vec::new();
-            match body.next().await {
-                Some(Ok(chunk)) => match dec.feed(&chunk, &mut events) {
-                    Ok(()) => Some((Ok(events), Some((body, dec)))),
-                    Err(e) => Some((Err(Failure::Protocol(e.to_string())), None)),
-                },
-                Some(Err(e)) => Some((Err(classify(e)), None)),
-                None => match dec.finish(&mut events) {
-                    Ok(()) if events.is_empty() => None,
-                    Ok(()) => Some((Ok(events), None)),
-                    Err(e) => Some((Err(Failure::Protocol(e.to_string())), None)),
-                },
-            }
-        },
-    )
+    let decoder = Decoder::new(MAX_EVENT_BYTES);
+    let decoder = if raw {
+        decoder.keeping_data_space()
+    } else {
+        decoder
+    };
+    futures::stream::unfold(Some((body, decoder)), |state| async move {
+        let (mut body, mut dec) = state?;
+        let mut events = Vec::new();
+        match body.next().await {
+            Some(Ok(chunk)) => match dec.feed(&chunk, &mut events) {
+                Ok(()) => Some((Ok(events), Some((body, dec)))),
+                Err(e) => Some((Err(Failure::Protocol(e.to_string())), None)),
+            },
+            Some(Err(e)) => Some((Err(classify(e)), None)),
+            None => match dec.finish(&mut events) {
+                Ok(()) if events.is_empty() => None,
+                Ok(()) => Some((Ok(events), None)),
+                Err(e) => Some((Err(Failure::Protocol(e.to_string())), None)),
+            },
+        }
+    })
     .boxed()
 }
 

@@ -4,7 +4,6 @@
 //! refused token, the v4 finish reasons, and embeddings.
 
 use serde_json::{Value, json};
-use switchyard_sim::zhipu::reply::split_even;
 use switchyard_sim::{SimHandle, ZhipuSimConfig, spawn_zhipu};
 
 use crate::helpers::*;
@@ -169,9 +168,9 @@ async fn v4_models_stream_with_openai_framing_and_final_chunk_usage() {
     }
 }
 
-/// v3 `sse-invoke` sends raw text after `data:` with no space, so a piece that begins with a
-/// space loses it to the SSE rule (as with the official 1.x SDK); its usage travels on the
-/// `finish` event's `meta:` line and is billed exactly.
+/// v3 `sse-invoke` sends raw text after `data:` with no separator (a piece that begins with a
+/// space keeps it); its usage travels on the `finish` event's `meta:` line and is billed
+/// exactly.
 #[tokio::test]
 async fn v3_models_stream_from_add_events_until_finish() {
     let up = zhipu_sim().await;
@@ -193,11 +192,7 @@ async fn v3_models_stream_from_add_events_until_finish() {
         let chunks = chunks_of(&data);
         let (usage_chunk, content) = chunks.split_last().unwrap();
         let (want, prompt) = expected(model, &text);
-        let decoded: String = split_even(&want, 5)
-            .iter()
-            .map(|p| p.strip_prefix(' ').unwrap_or(p).to_owned())
-            .collect();
-        assert_eq!(content_of(content), decoded, "{model}");
+        assert_eq!(content_of(content), want, "{model}");
         assert_eq!(
             content.last().unwrap()["choices"][0]["finish_reason"],
             "stop"
