@@ -260,7 +260,9 @@ def test_hunyuan_mid_stream_error(native_client, native_admin, native_key) -> No
         model="hunyuan-lite", messages=_msgs("break sim_error:stream4000"), stream=True
     )
     got = []
-    with pytest.raises(openai.APIError) as ei:
+    # Closed on the way out: an abandoned response of the shared client, collected while
+    # httpcore holds its pool lock, deadlocks the next request.
+    with stream, pytest.raises(openai.APIError) as ei:
         for c in stream:
             got.append(c)
     assert not isinstance(ei.value, openai.APIStatusError), "the 200 was already sent"
@@ -338,7 +340,9 @@ def test_spark_mid_stream_moderation(native_client) -> None:
         model="SparkDesk-v3.5", messages=_msgs("say sim_error:10014"), stream=True
     )
     got = []
-    with pytest.raises(openai.APIError) as ei:
+    # Closed on the way out: an abandoned response of the shared client, collected while
+    # httpcore holds its pool lock, deadlocks the next request.
+    with stream, pytest.raises(openai.APIError) as ei:
         for c in stream:
             got.append(c)
     assert not isinstance(ei.value, openai.APIStatusError), "the 200 was already sent"
@@ -394,7 +398,9 @@ def test_dashscope_mid_stream_error(native_client, native_admin, native_key) -> 
         stream=True,
     )
     got = []
-    with pytest.raises(openai.APIError) as ei:
+    # Closed on the way out: an abandoned response of the shared client, collected while
+    # httpcore holds its pool lock, deadlocks the next request.
+    with stream, pytest.raises(openai.APIError) as ei:
         for c in stream:
             got.append(c)
     assert not isinstance(ei.value, openai.APIStatusError), "the 200 was already sent"
