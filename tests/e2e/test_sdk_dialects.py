@@ -374,12 +374,6 @@ EMBED_BACKENDS = [pytest.param("text-embedding-004", 768, id="gemini-channel",
                   pytest.param("text-embedding-3-small", 8, id="openai-channel")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the gateway serves only :generateContent and :streamGenerateContent under "
-    "/v1(beta)/models/{model}: google-genai's embed_content posts "
-    "/v1/models/{model}:batchEmbedContents and gets 404 NOT_FOUND 'Unknown method "
-    "`batchEmbedContents`' (native_in::generate), whatever the channel"
-))
 @pytest.mark.parametrize("model,dims", EMBED_BACKENDS)
 def test_genai_embed_content(native_gateway, native_key, model: str, dims: int) -> None:
     client = _genai(native_gateway, native_key["key"], None)

@@ -17,6 +17,7 @@ use switchyard_providers::inbound::{anthropic, gemini};
 use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::gate::RequestId;
+use crate::relay::embeddings::{self, Shape};
 use crate::relay::{Inbound, handle};
 use crate::state::AppState;
 
@@ -53,6 +54,24 @@ pub(crate) async fn generate(
     body: Body,
 ) -> Response {
     let (model, method) = target.split_once(':').unwrap_or((target.as_str(), ""));
+    let embed_shape = match method {
+        "embedContent" => Some(Shape::GeminiOne),
+        "batchEmbedContents" => Some(Shape::GeminiBatch),
+        _ => None,
+    };
+    if let Some(shape) = embed_shape {
+        let model = model.to_owned();
+        return embeddings::serve(
+            &state,
+            &rid,
+            &headers,
+            body,
+            query.get("key").map(String::as_str),
+            shape,
+            move |bytes| embeddings::parse_gemini(bytes, &model, shape),
+        )
+        .await;
+    }
     let stream = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,
@@ -61,7 +80,7 @@ pub(crate) async fn generate(
                 axum::http::StatusCode::NOT_FOUND,
                 "invalid_request_error",
                 Some("unknown_method"),
-                format!("Unknown method `{method}`: use generateContent or streamGenerateContent."),
+                format!("Unknown method `{method}`: use generateContent, streamGenerateContent, embedContent or batchEmbedContents."),
             ));
         }
     };

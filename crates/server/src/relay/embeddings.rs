@@ -34,19 +34,138 @@ pub(crate) async fn embeddings(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    serve(&state, &rid, &headers, body, None, Shape::OpenAi, parse).await
+}
+
+/// How the answer is written: OpenAI's list, or Gemini's `embedContent` (one) /
+/// `batchEmbedContents` (many).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    OpenAi,
+    GeminiOne,
+    GeminiBatch,
+}
+
+/// Runs an embeddings request of any inbound shape; errors in that shape's dialect.
+pub(crate) async fn serve(
+    state: &AppState,
+    rid: &RequestId,
+    headers: &HeaderMap,
+    body: Body,
+    query_key: Option<&str>,
+    shape: Shape,
+    parse: impl FnOnce(&[u8]) -> Result<Request, ApiError>,
+) -> Response {
     let started = Instant::now();
     let mut ctx = gate::Attempt::default();
-    match run(&state, &rid, &headers, body, started, &mut ctx).await {
-        Ok(r) => r,
+    let endpoint = if shape == Shape::OpenAi {
+        "embeddings"
+    } else {
+        "embedContent"
+    };
+    match run(
+        state, rid, headers, body, started, &mut ctx, query_key, endpoint, parse,
+    )
+    .await
+    {
+        Ok(body) if shape == Shape::OpenAi => json_response(body),
+        Ok(body) => match to_gemini(&body, shape) {
+            Ok(v) => json_response(Bytes::from(v.to_string())),
+            Err(e) => crate::dialect::Dialect::Gemini.error(e),
+        },
         Err(e) => {
-            gate::log_rejection(&state, &rid, "embeddings", &ctx, &e, started);
-            e.into_response()
+            gate::log_rejection(state, rid, endpoint, &ctx, &e, started);
+            if shape == Shape::OpenAi {
+                e.into_response()
+            } else {
+                crate::dialect::Dialect::Gemini.error(e)
+            }
         }
     }
 }
 
+fn json_response(body: Bytes) -> Response {
+    let mut res = (StatusCode::OK, body).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// An OpenAI embeddings answer (floats or base64) as Gemini's.
+fn to_gemini(body: &[u8], shape: Shape) -> Result<Value, ApiError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|_| ApiError::internal("the embeddings answer could not be read"))?;
+    let mut vectors = Vec::new();
+    for d in v["data"].as_array().into_iter().flatten() {
+        let values: Vec<f64> = match &d["embedding"] {
+            Value::Array(a) => a.iter().filter_map(Value::as_f64).collect(),
+            Value::String(b64) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap_or_default()
+                .chunks_exact(4)
+                .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+                .collect(),
+            _ => Vec::new(),
+        };
+        vectors.push(json!({"values": values}));
+    }
+    Ok(match shape {
+        Shape::GeminiOne => {
+            json!({"embedding": vectors.into_iter().next().unwrap_or(json!({"values": []}))})
+        }
+        _ => json!({"embeddings": vectors}),
+    })
+}
+
+/// Reads Gemini's `embedContent` / `batchEmbedContents` body for `model` as an embeddings
+/// request (texts of every request's parts; `outputDimensionality` as `dimensions`).
+pub(crate) fn parse_gemini(bytes: &[u8], model: &str, shape: Shape) -> Result<Request, ApiError> {
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("The body is not valid JSON: {e}"), None))?;
+    let items: Vec<&Value> = if shape == Shape::GeminiBatch {
+        v["requests"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default()
+    } else {
+        vec![&v]
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request(
+            "`requests` must not be empty.",
+            Some("requests"),
+        ));
+    }
+    let mut texts = Vec::new();
+    let mut dims = None;
+    for it in items {
+        let parts = it["content"]["parts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        texts.push(
+            parts
+                .iter()
+                .filter_map(|p| p["text"].as_str())
+                .collect::<Vec<_>>()
+                .join(""),
+        );
+        dims = dims.or(it
+            .get("outputDimensionality")
+            .or_else(|| it.get("output_dimensionality"))
+            .and_then(Value::as_u64));
+    }
+    let mut raw = json!({"model": model, "input": texts});
+    if let Some(d) = dims {
+        raw["dimensions"] = json!(d);
+    }
+    parse(raw.to_string().as_bytes())
+}
+
 /// The request, with `input` normalised to texts (token arrays stay raw for pass-through).
-struct Request {
+pub(crate) struct Request {
     raw: serde_json::Map<String, Value>,
     model: String,
     texts: Option<Vec<String>>,
@@ -55,7 +174,7 @@ struct Request {
     dimensions: Option<u64>,
 }
 
-fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
     #[derive(Deserialize)]
     struct Known {
         encoding_format: Option<String>,
@@ -130,6 +249,7 @@ fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     state: &AppState,
     rid: &RequestId,
@@ -137,9 +257,12 @@ async fn run(
     body: Body,
     started: Instant,
     ctx: &mut gate::Attempt,
-) -> Result<Response, ApiError> {
+    query_key: Option<&str>,
+    endpoint: &'static str,
+    parse: impl FnOnce(&[u8]) -> Result<Request, ApiError>,
+) -> Result<Bytes, ApiError> {
     let bytes = gate::read_body(state, body).await?;
-    let key = crate::auth::client_key(state, headers, None).await?;
+    let key = crate::auth::client_key(state, headers, query_key).await?;
     ctx.key_id = Some(key.id);
     let req = parse(&bytes)?;
     ctx.model = Some(req.model.clone());
@@ -152,7 +275,7 @@ async fn run(
         state,
         key,
         rid,
-        "embeddings",
+        endpoint,
         &req.model,
         (req.tokens, 0),
         false,
@@ -190,12 +313,7 @@ async fn run(
                 };
                 billing.first_token();
                 billing.finish(m, 200, None);
-                let mut res = (StatusCode::OK, body).into_response();
-                res.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                return Ok(res);
+                return Ok(body);
             }
             Err(f) => {
                 let f = f.masked(ch.key.expose());
