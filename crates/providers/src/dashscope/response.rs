@@ -222,6 +222,8 @@ pub(super) fn chat(body: &[u8], ctx: &ResponseCtx<'_>) -> Result<ChatOutput, Con
                 Value::String(text)
             };
             message.insert("content".into(), content);
+            // OpenAI's schema requires `refusal` on every message.
+            message.insert("refusal".into(), Value::Null);
             if let Some(r) = m.reasoning_content.filter(|r| !r.is_empty()) {
                 all_text.push_str(&r);
                 message.insert("reasoning_content".into(), Value::String(r));

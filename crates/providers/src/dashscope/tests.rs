@@ -227,7 +227,7 @@ fn non_stream_answer_becomes_a_chat_completion() {
         json!({
             "id": "chatcmpl-2ae6671b-9373-9c7d-a407-af2029b51659",
             "object": "chat.completion", "created": 1_700_000_000, "model": "qwen-plus",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "【民事起诉状】..."},
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "【民事起诉状】...", "refusal": null},
                          "finish_reason": "stop", "logprobs": null}],
             "usage": {"prompt_tokens": 56, "completion_tokens": 236, "total_tokens": 292}
         })
@@ -530,4 +530,47 @@ fn the_six_chat_models_route_by_default() {
         Provider::DashScope.default_base_url(),
         Some("https://dashscope.aliyuncs.com/api/v1")
     );
+}
+
+#[test]
+fn snapshot_of_a_stream_request_with_system_messages_and_tools() {
+    let (out, body) = build(
+        "qwen-max",
+        json!({
+            "model": "qwen-max", "stream": true, "temperature": 0.4, "top_p": 1.0, "max_tokens": 64,
+            "stop": ["END"],
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "system", "content": "Answer in French."}
+            ],
+            "tools": [{"type": "function", "function": {"name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}],
+            "tool_choice": "auto"
+        }),
+    );
+    insta::assert_json_snapshot!(
+        "dashscope_stream_request",
+        json!({
+            "url": out.url,
+            "sse_header": header(&out, "x-dashscope-sse"),
+            "body": body,
+        })
+    );
+}
+
+#[test]
+fn snapshot_of_a_tool_call_answer() {
+    let native = json!({
+        "output": {"choices": [{"finish_reason": "tool_calls", "message": {"role": "assistant", "content": "",
+            "tool_calls": [{"id": "call_1", "type": "function", "index": 0,
+                "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]}}]},
+        "usage": {"input_tokens": 40, "output_tokens": 12, "total_tokens": 52},
+        "request_id": "req-snap-1"
+    });
+    let out = adapter(Provider::DashScope)
+        .chat_response(Bytes::from(native.to_string()), &CTX)
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.body).unwrap();
+    insta::assert_json_snapshot!("dashscope_tool_call_answer", v);
 }

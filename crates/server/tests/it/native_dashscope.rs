@@ -88,7 +88,7 @@ async fn default_models_reach_the_text_and_multimodal_services() {
         let choice = &v["choices"][0];
         assert_eq!(
             choice["message"],
-            json!({"role": "assistant", "content": format!("Hello from dashscope {model}: hi")})
+            json!({"role": "assistant", "content": format!("Hello from dashscope {model}: hi"), "refusal": null})
         );
         assert_eq!(choice["finish_reason"], "stop");
         assert_eq!(v["usage"]["completion_tokens"], 5);
