@@ -77,6 +77,18 @@ impl UpstreamRequest {
     }
 }
 
+/// A request already in the provider's own API (Anthropic's `/v1/messages`, Gemini's
+/// `generateContent`), to be forwarded as it is: pass-through.
+#[derive(Debug, Clone, Copy)]
+pub struct NativeCall<'a> {
+    /// The client's body, byte for byte.
+    pub body: &'a Bytes,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+    /// Provider headers the client sent that travel on (`anthropic-version`, `anthropic-beta`).
+    pub headers: &'a [(String, String)],
+}
+
 /// What the response converters know of the request.
 #[derive(Debug, Clone, Copy)]
 pub struct ResponseCtx<'a> {
@@ -215,6 +227,16 @@ pub trait Adapter: Send + Sync {
     /// streamed upstream and the chunks aggregated into one completion by the gateway.
     fn streams_only(&self) -> bool {
         false
+    }
+
+    /// The upstream request for a call made in this provider's own API, forwarded with only
+    /// the model name and the credentials replaced. `None`: the provider has no such API.
+    fn native_request(
+        &self,
+        _call: NativeCall<'_>,
+        _target: &Target<'_>,
+    ) -> Option<Result<UpstreamRequest, ConvertError>> {
+        None
     }
 
     /// The request that obtains a token, for providers that exchange the key for one.

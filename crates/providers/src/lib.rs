@@ -13,13 +13,14 @@ pub mod gemini;
 pub mod hunyuan;
 pub mod inbound;
 pub mod openai;
+pub mod passthrough;
 pub mod provider;
 pub mod qianfan;
 pub mod spark;
 pub mod zhipu;
 
 pub use adapter::{
-    Adapter, ChatOutput, ConvertError, EmbeddingsInput, EmbeddingsOutput, Emit, Method,
+    Adapter, ChatOutput, ConvertError, EmbeddingsInput, EmbeddingsOutput, Emit, Method, NativeCall,
     ResponseCtx, StreamConverter, StreamStep, Target, Token, Transport, UpstreamError,
     UpstreamRequest,
 };

@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use switchyard_core::meter::Metered;
+use switchyard_providers::Provider;
 use switchyard_providers::inbound::{anthropic, gemini};
 use switchyard_sse::{DONE_FRAME, data_frame};
 
@@ -66,7 +67,7 @@ impl Encoder for OpenAiEncoder {
     }
 
     fn error(&mut self, e: &ApiError) -> Bytes {
-        data_frame(&e.body().to_json())
+        error_frame(&Dialect::OpenAi { wants_usage: false }, e)
     }
 }
 
@@ -86,10 +87,7 @@ impl Encoder for AnthropicEncoder {
     }
 
     fn error(&mut self, e: &ApiError) -> Bytes {
-        named(
-            "error",
-            &anthropic::error_body(e.status.as_u16(), &e.message),
-        )
+        error_frame(&Dialect::Anthropic, e)
     }
 }
 
@@ -109,11 +107,39 @@ impl Encoder for GeminiEncoder {
     }
 
     fn error(&mut self, e: &ApiError) -> Bytes {
-        data_frame(
+        error_frame(&Dialect::Gemini, e)
+    }
+}
+
+/// Writes the upstream's own frames unchanged (a pass-through to a provider of the client's
+/// dialect); the upstream ends the stream itself.
+struct PassthroughEncoder(Dialect);
+
+impl Encoder for PassthroughEncoder {
+    fn chunk(&mut self, frame: &[u8], out: &mut Vec<Bytes>) {
+        out.push(Bytes::copy_from_slice(frame));
+    }
+
+    fn finish(&mut self, _identity: (&str, u64, &str), _usage: &Metered, _out: &mut Vec<Bytes>) {}
+
+    fn error(&mut self, e: &ApiError) -> Bytes {
+        error_frame(&self.0, e)
+    }
+}
+
+/// The stream frame that reports a failure after the first byte, in `dialect`.
+fn error_frame(dialect: &Dialect, e: &ApiError) -> Bytes {
+    match dialect {
+        Dialect::OpenAi { .. } => data_frame(&e.body().to_json()),
+        Dialect::Anthropic => named(
+            "error",
+            &anthropic::error_body(e.status.as_u16(), &e.message),
+        ),
+        Dialect::Gemini => data_frame(
             gemini::error_body(e.status.as_u16(), &e.message)
                 .to_string()
                 .as_bytes(),
-        )
+        ),
     }
 }
 
@@ -122,13 +148,31 @@ fn named(event: &str, data: &serde_json::Value) -> Bytes {
 }
 
 impl Dialect {
-    /// A stream encoder for one answer to a request for `model`.
-    pub(crate) fn encoder(&self, model: &str) -> Box<dyn Encoder> {
+    /// The provider whose own API this dialect is: its channels get the request unchanged.
+    pub(crate) fn native_provider(&self) -> Option<Provider> {
+        match self {
+            Self::OpenAi { .. } => None,
+            Self::Anthropic => Some(Provider::Anthropic),
+            Self::Gemini => Some(Provider::Gemini),
+        }
+    }
+
+    /// An encoder that relays the upstream's own frames.
+    pub(crate) fn passthrough(&self) -> Box<dyn Encoder> {
+        Box::new(PassthroughEncoder(self.clone()))
+    }
+
+    /// A stream encoder for one answer to a request for `model`; `prompt_estimate` is the
+    /// gateway's own count of the prompt, for dialects that state it before the upstream has.
+    pub(crate) fn encoder(&self, model: &str, prompt_estimate: u64) -> Box<dyn Encoder> {
         match self {
             Self::OpenAi { wants_usage } => Box::new(OpenAiEncoder {
                 wants_usage: *wants_usage,
             }),
-            Self::Anthropic => Box::new(AnthropicEncoder(anthropic::StreamEncoder::new(model))),
+            Self::Anthropic => Box::new(AnthropicEncoder(anthropic::StreamEncoder::new(
+                model,
+                prompt_estimate,
+            ))),
             Self::Gemini => Box::new(GeminiEncoder(gemini::StreamEncoder::new(model))),
         }
     }
@@ -146,12 +190,7 @@ impl Dialect {
                 Err(_) => completion,
             },
         };
-        let mut res = (StatusCode::OK, body).into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        res
+        json_response(body)
     }
 
     /// An error answer in the dialect's shape.
@@ -162,6 +201,16 @@ impl Dialect {
             Self::Gemini => shaped(&e, gemini::error_body(e.status.as_u16(), &e.message)),
         }
     }
+}
+
+/// A 200 JSON answer.
+pub(crate) fn json_response(body: Bytes) -> Response {
+    let mut res = (StatusCode::OK, body).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
 }
 
 fn shaped(e: &ApiError, body: serde_json::Value) -> Response {

@@ -35,7 +35,7 @@ use bytes::Bytes;
 use switchyard_types::ChatRequest;
 
 use crate::adapter::{
-    Adapter, ChatOutput, ConvertError, EmbeddingsInput, EmbeddingsOutput, ResponseCtx,
+    Adapter, ChatOutput, ConvertError, EmbeddingsInput, EmbeddingsOutput, NativeCall, ResponseCtx,
     StreamConverter, Target, UpstreamError, UpstreamRequest,
 };
 
@@ -68,18 +68,7 @@ impl Adapter for Gemini {
     ) -> Result<UpstreamRequest, ConvertError> {
         let key = auth::check_key(target.key)?;
         let body = request::body(req)?;
-        let url = if req.is_stream() {
-            format!(
-                "{}?alt=sse",
-                auth::url(
-                    target.base_url,
-                    target.upstream_model,
-                    "streamGenerateContent"
-                )?
-            )
-        } else {
-            auth::url(target.base_url, target.upstream_model, "generateContent")?
-        };
+        let url = chat_url(target, req.is_stream())?;
         let bytes = serde_json::to_vec(&body).map_err(|e| ConvertError::BadRequest {
             message: format!("cannot serialise the Gemini request: {e}"),
             param: None,
@@ -103,6 +92,23 @@ impl Adapter for Gemini {
         Box::new(stream::GeminiStream::new(ctx))
     }
 
+    /// `generateContent` from a Gemini client: the body goes on byte for byte; only the model
+    /// in the URL and the key change.
+    fn native_request(
+        &self,
+        call: NativeCall<'_>,
+        target: &Target<'_>,
+    ) -> Option<Result<UpstreamRequest, ConvertError>> {
+        let req = auth::check_key(target.key).and_then(|key| {
+            Ok(UpstreamRequest::post_json(
+                chat_url(target, call.stream)?,
+                auth::headers(key),
+                call.body.clone(),
+            ))
+        });
+        Some(req)
+    }
+
     fn error(&self, status: u16, body: &[u8]) -> UpstreamError {
         errors::map(status, body)
     }
@@ -117,5 +123,19 @@ impl Adapter for Gemini {
 
     fn embeddings_response(&self, body: Bytes) -> Result<EmbeddingsOutput, ConvertError> {
         embed::response(&body)
+    }
+}
+
+/// `…:generateContent`, or `…:streamGenerateContent?alt=sse` for a stream.
+fn chat_url(target: &Target<'_>, stream: bool) -> Result<String, ConvertError> {
+    if stream {
+        let url = auth::url(
+            target.base_url,
+            target.upstream_model,
+            "streamGenerateContent",
+        )?;
+        Ok(format!("{url}?alt=sse"))
+    } else {
+        auth::url(target.base_url, target.upstream_model, "generateContent")
     }
 }

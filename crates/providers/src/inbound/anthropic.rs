@@ -206,7 +206,9 @@ pub fn error_body(status: u16, message: &str) -> Value {
 #[derive(Debug)]
 pub struct StreamEncoder {
     model: String,
+    input_tokens: u64,
     started: bool,
+    pinged: bool,
     /// Index of the open content block and whether it is text.
     open: Option<(usize, bool)>,
     next_block: usize,
@@ -217,9 +219,13 @@ pub struct StreamEncoder {
 
 impl StreamEncoder {
     /// An encoder for an answer from `model`.
-    pub fn new(model: &str) -> Self {
+    /// `input_tokens` is what `message_start` states: the gateway's own count of the prompt
+    /// (the upstream's exact count arrives only at the end, and goes in `message_delta`).
+    pub fn new(model: &str, input_tokens: u64) -> Self {
         Self {
             model: model.to_owned(),
+            input_tokens,
+            pinged: false,
             started: false,
             open: None,
             next_block: 0,
@@ -238,9 +244,20 @@ impl StreamEncoder {
             json!({"type": "message_start", "message": {
             "id": message_id(id), "type": "message", "role": "assistant", "model": self.model,
             "content": [], "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": 0, "output_tokens": 0}}}),
+            "usage": {"input_tokens": self.input_tokens, "output_tokens": 0}}}),
         ));
-        out.push(("ping", json!({"type": "ping"})));
+    }
+
+    /// Opens content block `index`; Anthropic sends its `ping` after the first block opens.
+    fn open_block(&mut self, index: usize, block: Value, out: &mut Vec<(&'static str, Value)>) {
+        out.push((
+            "content_block_start",
+            json!({"type": "content_block_start", "index": index, "content_block": block}),
+        ));
+        if !self.pinged {
+            self.pinged = true;
+            out.push(("ping", json!({"type": "ping"})));
+        }
     }
 
     fn close(&mut self, out: &mut Vec<(&'static str, Value)>) {
@@ -267,7 +284,7 @@ impl StreamEncoder {
                 let i = self.next_block;
                 self.next_block += 1;
                 self.open = Some((i, true));
-                out.push(("content_block_start", json!({"type": "content_block_start", "index": i, "content_block": {"type": "text", "text": ""}})));
+                self.open_block(i, json!({"type": "text", "text": ""}), &mut out);
             }
             let i = self.open.map_or(0, |o| o.0);
             out.push(("content_block_delta", json!({"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": t}})));
@@ -282,8 +299,9 @@ impl StreamEncoder {
                     self.next_block += 1;
                     self.tools.push((ti, b));
                     self.open = Some((b, false));
-                    out.push(("content_block_start", json!({"type": "content_block_start", "index": b, "content_block": {
-                        "type": "tool_use", "id": tc["id"], "name": tc["function"]["name"], "input": {}}})));
+                    let block = json!({"type": "tool_use", "id": tc["id"],
+                        "name": tc["function"]["name"], "input": {}});
+                    self.open_block(b, block, &mut out);
                     b
                 }
             };
@@ -364,7 +382,7 @@ mod tests {
 
     #[test]
     fn stream_events_in_anthropic_order() {
-        let mut e = StreamEncoder::new("claude-x");
+        let mut e = StreamEncoder::new("claude-x", 9);
         let mut names = Vec::new();
         let chunks = [
             json!({"id":"chatcmpl-1","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}),
@@ -379,12 +397,13 @@ mod tests {
         for (n, _) in &all {
             names.push(*n);
         }
+        // Anthropic's order: the one `ping` follows the first content_block_start.
         assert_eq!(
             names,
             [
                 "message_start",
-                "ping",
                 "content_block_start",
+                "ping",
                 "content_block_delta",
                 "content_block_stop",
                 "content_block_start",
@@ -394,6 +413,9 @@ mod tests {
                 "message_stop"
             ]
         );
+        // message_start states the gateway's prompt estimate; message_delta the exact count.
+        assert_eq!(all[0].1["message"]["usage"]["input_tokens"], 9);
+        assert_eq!(all[8].1["usage"]["input_tokens"], 10);
         assert_eq!(all[5].1["content_block"]["name"], "w");
         assert_eq!(all[6].1["delta"]["partial_json"], "{\"a\":1}");
         assert_eq!(all[8].1["delta"]["stop_reason"], "tool_use");

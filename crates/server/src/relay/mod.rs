@@ -24,8 +24,10 @@ use switchyard_core::meter::Meter;
 use switchyard_core::routing::Channel;
 use switchyard_core::tokens;
 use switchyard_providers::aggregate::Aggregator;
+use switchyard_providers::passthrough::Passthrough;
 use switchyard_providers::{
-    Adapter, ConvertError, ResponseCtx, Target, Transport, UpstreamRequest, adapter,
+    Adapter, ConvertError, NativeCall, Provider, ResponseCtx, StreamConverter, Target, Transport,
+    UpstreamRequest, adapter,
 };
 use switchyard_types::ChatRequest;
 
@@ -121,6 +123,12 @@ async fn chat(
     if !routes.serves(&req.model) {
         return Err(ApiError::model_not_found(&req.model));
     }
+    let native = inbound.dialect.native_provider().map(|provider| Native {
+        provider,
+        body: bytes.clone(),
+        stream: req.is_stream(),
+        headers: forwarded_headers(headers),
+    });
 
     let prompt = tokens::count_prompt(&req.model, &req.messages, req.tools.as_deref());
     let output = req
@@ -148,8 +156,9 @@ async fn chat(
         let upstream_model = ch.upstream_model(&req.model).to_owned();
         let adapter = adapter(ch.provider);
         billing.attempt(ch.id, &upstream_model);
+        let call = native.as_ref().filter(|n| n.provider == ch.provider);
         let result = tokio::select! {
-            r = try_channel(state, ch, adapter, &req, &upstream_model, first_byte) => r,
+            r = try_channel(state, ch, adapter, &req, call, &upstream_model, first_byte) => r,
             _ = state.inner.deadline.cancelled() => Err(Failure::Shutdown),
         };
         let result = match result {
@@ -169,11 +178,19 @@ async fn chat(
                 let m = meter.finish(billing.local_prompt());
                 billing.first_token();
                 billing.finish(m, 200, None);
-                return Ok(inbound.dialect.json(body, &req.model));
+                return Ok(if call.is_some() {
+                    crate::dialect::json_response(body)
+                } else {
+                    inbound.dialect.json(body, &req.model)
+                });
             }
             Ok(Answer::Stream(started_stream)) => {
                 ch.record_success();
-                let encoder = inbound.dialect.encoder(&req.model);
+                let encoder = if call.is_some() {
+                    inbound.dialect.passthrough()
+                } else {
+                    inbound.dialect.encoder(&req.model, billing.local_prompt())
+                };
                 return Ok(stream::respond(state, started_stream, billing, encoder));
             }
             Err(f) => {
@@ -201,6 +218,26 @@ enum Answer {
     Stream(stream::Started),
 }
 
+/// A request made in a provider's own API, kept as it came so that a channel of that provider
+/// gets it unchanged (pass-through).
+struct Native {
+    provider: Provider,
+    body: Bytes,
+    stream: bool,
+    headers: Vec<(String, String)>,
+}
+
+/// The client headers that belong to a provider's API and travel on with a pass-through.
+fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    ["anthropic-version", "anthropic-beta"]
+        .into_iter()
+        .filter_map(|name| {
+            let v = headers.get(name)?.to_str().ok()?;
+            Some((name.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
 /// One channel: token (if the provider needs one), request, answer; a refused token is fetched
 /// again and the request retried once on the same channel.
 async fn try_channel(
@@ -208,11 +245,12 @@ async fn try_channel(
     ch: &Channel,
     adapter: &'static dyn Adapter,
     req: &ChatRequest,
+    native: Option<&Native>,
     upstream_model: &str,
     first_byte: Duration,
 ) -> Result<Answer, Failure> {
     let inlined;
-    let req = if ch.provider.needs_inline_images() && has_image_urls(req) {
+    let req = if native.is_none() && ch.provider.needs_inline_images() && has_image_urls(req) {
         let mut copy = req.clone();
         crate::images::inline_images(state, &mut copy)
             .await
@@ -237,11 +275,31 @@ async fn try_channel(
             .get(state, ch.id, adapter, &target, first_byte)
             .await?;
         target.token = token.as_deref();
-        let ureq = adapter.chat_request(req, &target).map_err(|e| match e {
+        let call = native.map(|n| NativeCall {
+            body: &n.body,
+            stream: n.stream,
+            headers: &n.headers,
+        });
+        let ureq = match call.and_then(|c| adapter.native_request(c, &target)) {
+            Some(r) => r,
+            None => adapter.chat_request(req, &target),
+        };
+        let ureq = ureq.map_err(|e| match e {
             ConvertError::BadRequest { message, param } => Failure::bad_request(message, param),
             other => convert_failure(other),
         })?;
-        match attempt(state, adapter, ureq, req, upstream_model, first_byte).await {
+        let passthrough = call.is_some();
+        match attempt(
+            state,
+            adapter,
+            ureq,
+            req,
+            passthrough,
+            upstream_model,
+            first_byte,
+        )
+        .await
+        {
             Err(Failure::Status { err, .. }) if !retried && adapter.token_rejected(&err) => {
                 tokens.invalidate(ch.id).await;
                 retried = true;
@@ -256,6 +314,7 @@ async fn attempt(
     adapter: &'static dyn Adapter,
     ureq: UpstreamRequest,
     req: &ChatRequest,
+    passthrough: bool,
     upstream_model: &str,
     first_byte: Duration,
 ) -> Result<Answer, Failure> {
@@ -275,7 +334,7 @@ async fn attempt(
             return Err(upstream::status_failure(resp, adapter, first_byte).await);
         }
         if !streamed {
-            return json_answer(resp, adapter, &ctx, first_byte).await;
+            return json_answer(resp, adapter, &ctx, passthrough, first_byte).await;
         }
         let is_json = resp
             .headers()
@@ -285,7 +344,7 @@ async fn attempt(
         if is_json {
             // A JSON answer to a stream request is an error reported with HTTP 200 (Qianfan
             // does this): read it the non-stream way so it is mapped, and never relayed.
-            return match json_answer(resp, adapter, &ctx, first_byte).await {
+            return match json_answer(resp, adapter, &ctx, false, first_byte).await {
                 Err(f) => Err(f),
                 Ok(_) => Err(Failure::Protocol(
                     "the upstream answered a stream request with a JSON body".into(),
@@ -294,7 +353,13 @@ async fn attempt(
         }
         source::sse(resp, raw_sse)
     };
-    let started = stream::start(events, adapter, &ctx, first_byte, idle).await?;
+    let converter = adapter.stream_converter(&ctx);
+    let converter: Box<dyn StreamConverter> = if passthrough {
+        Box::new(Passthrough::new(converter))
+    } else {
+        converter
+    };
+    let started = stream::start(events, converter, &ctx, first_byte, idle).await?;
     if req.is_stream() {
         return Ok(Answer::Stream(started));
     }
@@ -321,6 +386,7 @@ async fn json_answer(
     resp: reqwest::Response,
     adapter: &'static dyn Adapter,
     ctx: &ResponseCtx<'_>,
+    passthrough: bool,
     timeout: Duration,
 ) -> Result<Answer, Failure> {
     let body = match tokio::time::timeout(timeout, resp.bytes()).await {
@@ -332,13 +398,20 @@ async fn json_answer(
         Ok(Err(e)) => return Err(upstream::classify(e)),
         Ok(Ok(b)) => b,
     };
-    let out = adapter.chat_response(body, ctx).map_err(convert_failure)?;
+    // A pass-through answer is still read by the converter: for usage, and for an error
+    // reported inside a 200.
+    let out = adapter
+        .chat_response(body.clone(), ctx)
+        .map_err(convert_failure)?;
     let mut meter = Meter::new(ctx.requested_model);
     match out.usage {
         Some(u) => meter.report(u),
         None => meter.text(out.text_for_count.as_deref().unwrap_or("")),
     }
-    Ok(Answer::Json(out.body, meter))
+    Ok(Answer::Json(
+        if passthrough { body } else { out.body },
+        meter,
+    ))
 }
 
 fn has_image_urls(req: &ChatRequest) -> bool {

@@ -16,7 +16,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
 use switchyard_core::meter::Meter;
-use switchyard_providers::{Adapter, Emit, ResponseCtx, StreamConverter, StreamStep};
+use switchyard_providers::{Emit, ResponseCtx, StreamConverter, StreamStep};
 use switchyard_sse::{Event, KEEPALIVE_FRAME};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -42,14 +42,14 @@ pub(crate) struct Started {
 /// Reads until the first canonical chunk; any failure before it may fail over.
 pub(crate) async fn start(
     events: Events,
-    adapter: &'static dyn Adapter,
+    converter: Box<dyn StreamConverter>,
     ctx: &ResponseCtx<'_>,
     first_byte: Duration,
     idle: Duration,
 ) -> Result<Started, Failure> {
     let mut s = Started {
         events,
-        converter: adapter.stream_converter(ctx),
+        converter,
         meter: Meter::new(ctx.requested_model),
         first: Vec::new(),
         done: false,

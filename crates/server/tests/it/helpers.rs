@@ -174,3 +174,24 @@ pub fn parse_sse(text: &str) -> (Vec<String>, bool) {
     }
     (data, comments)
 }
+
+/// SSE blocks as `(event name, data as JSON)`, comments (keep-alives) left out; CRLF framing
+/// is read as LF.
+pub fn named_events(text: &str) -> Vec<(String, Value)> {
+    text.replace("\r\n", "\n")
+        .split("\n\n")
+        .filter(|b| !b.trim().is_empty() && !b.starts_with(':'))
+        .map(|b| {
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in b.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push_str(d);
+                }
+            }
+            (name, serde_json::from_str(&data).unwrap())
+        })
+        .collect()
+}

@@ -20,24 +20,6 @@ async fn gateway() -> (Gateway, switchyard_sim::SimHandle) {
     (gw, up)
 }
 
-fn events(text: &str) -> Vec<(String, Value)> {
-    text.split("\n\n")
-        .filter(|b| !b.trim().is_empty() && !b.starts_with(':'))
-        .map(|b| {
-            let mut name = String::new();
-            let mut data = Value::Null;
-            for line in b.lines() {
-                if let Some(n) = line.strip_prefix("event: ") {
-                    name = n.to_owned();
-                } else if let Some(d) = line.strip_prefix("data: ") {
-                    data = serde_json::from_str(d).unwrap();
-                }
-            }
-            (name, data)
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn anthropic_messages_through_an_openai_channel() {
     let (gw, up) = gateway().await;
@@ -79,7 +61,7 @@ async fn anthropic_messages_through_an_openai_channel() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let ev = events(&resp.text().await.unwrap());
+    let ev = named_events(&resp.text().await.unwrap());
     let names: Vec<&str> = ev.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names.first(), Some(&"message_start"));
     assert_eq!(names.last(), Some(&"message_stop"));

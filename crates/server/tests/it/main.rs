@@ -17,6 +17,7 @@ mod native_hunyuan;
 mod native_qianfan;
 mod native_spark;
 mod native_zhipu;
+mod passthrough;
 mod quota;
 mod shutdown;
 mod stream;
