@@ -18,10 +18,11 @@ use serde_json::{Value, json};
 use switchyard_core::meter::Metered;
 use switchyard_core::routing::Channel;
 use switchyard_core::tokens;
-use switchyard_providers::{Adapter, ConvertError, EmbeddingsInput, Target, adapter};
+use switchyard_providers::{Adapter, EmbeddingsInput, adapter};
 use switchyard_types::Usage;
 
 use super::Billing;
+use super::failover::{failover, target, with_token};
 use super::upstream::{self, Failure};
 use crate::error::ApiError;
 use crate::gate::{self, RequestId};
@@ -271,7 +272,7 @@ async fn run(
     if !routes.serves(&req.model) {
         return Err(ApiError::model_not_found(&req.model));
     }
-    let mut billing = Billing::reserve(
+    let billing = Billing::reserve(
         state,
         key,
         rid,
@@ -282,56 +283,27 @@ async fn run(
         started,
     )?;
     ctx.billed = true;
-    let cfg = &state.inner.config.upstream;
-    let timeout = Duration::from_millis(cfg.first_byte_timeout_ms);
-    let now_ms = gate::now_ms();
-    let mut last = None;
-    let candidates = routes.candidates(&req.model, now_ms, &mut rand::rng());
-    for ch in candidates.iter().take(cfg.max_attempts) {
-        let upstream_model = ch.upstream_model(&req.model).to_owned();
-        billing.attempt(ch.id, &upstream_model);
-        let result = tokio::select! {
-            r = try_channel(state, ch, &req, &upstream_model, timeout) => r,
-            _ = state.inner.deadline.cancelled() => Err(Failure::Shutdown),
-        };
-        match result {
-            Ok((body, usage)) => {
-                ch.record_success();
-                let m = match usage {
-                    Some(u) => Metered {
-                        prompt: u.prompt_tokens,
-                        completion: 0,
-                        cached: 0,
-                        estimated: false,
-                    },
-                    None => Metered {
-                        prompt: req.tokens,
-                        completion: 0,
-                        cached: 0,
-                        estimated: true,
-                    },
-                };
-                billing.first_token();
-                billing.finish(m, 200, None);
-                return Ok(body);
-            }
-            Err(f) => {
-                let f = f.masked(ch.key.expose());
-                if f.retryable() {
-                    ch.record_failure(now_ms, cfg.failure_threshold, cfg.cooldown_secs * 1000);
-                    last = Some(f);
-                    continue;
-                }
-                let e = f.to_api_error();
-                billing.fail(e.status.as_u16(), Some(f.label()));
-                return Err(e);
-            }
-        }
-    }
-    let f = last.unwrap_or_else(|| Failure::Connect("no channel could be tried".into()));
-    let e = f.to_api_error();
-    billing.fail(e.status.as_u16(), Some(f.label()));
-    Err(e)
+    let timeout = Duration::from_millis(state.inner.config.upstream.first_byte_timeout_ms);
+    let candidates = routes.candidates(&req.model, gate::now_ms(), &mut rand::rng());
+    let req = &req;
+    let ((body, usage), _, mut billing) = failover(
+        state,
+        rid,
+        &candidates,
+        billing,
+        &req.model,
+        |ch, um| async move { try_channel(state, ch, req, &um, timeout).await },
+    )
+    .await?;
+    let m = Metered {
+        prompt: usage.as_ref().map_or(req.tokens, |u| u.prompt_tokens),
+        completion: 0,
+        cached: 0,
+        estimated: usage.is_none(),
+    };
+    billing.first_token();
+    billing.finish(m, 200, None);
+    Ok(body)
 }
 
 async fn try_channel(
@@ -373,57 +345,34 @@ async fn try_channel(
         texts,
         dimensions: req.dimensions,
     };
-    let mut retried = false;
-    loop {
-        let mut target = Target {
-            base_url: &ch.base_url,
-            key: ch.key.expose(),
-            upstream_model,
-            now_unix: gate::now_ms() / 1000,
-            token: None,
-        };
-        let token = state
-            .inner
-            .tokens
-            .get(state, ch.id, adapter, &target, timeout)
-            .await?;
-        target.token = token.as_deref();
+    let input = &input;
+    let out = with_token(state, ch, adapter, timeout, |token| async move {
+        let target = target(ch, upstream_model, token.as_deref());
         let ureq = adapter
-            .embeddings_request(&input, &target)
-            .map_err(|e| match e {
-                ConvertError::BadRequest { message, param } => Failure::bad_request(message, param),
-                other => super::convert_failure(other),
-            })?;
-        let result = match send(state, adapter, ureq, timeout).await {
-            Ok(bytes) => adapter
-                .embeddings_response(bytes)
-                .map_err(super::convert_failure),
-            Err(f) => Err(f),
-        };
-        match result {
-            Err(Failure::Status { err, .. }) if !retried && adapter.token_rejected(&err) => {
-                state.inner.tokens.invalidate(ch.id).await;
-                retried = true;
-            }
-            Err(f) => return Err(f),
-            Ok(out) => {
-                let data: Vec<Value> = out
-                    .vectors
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| json!({"object": "embedding", "index": i, "embedding": encode(v, req.base64)}))
-                    .collect();
-                let prompt = out.usage.as_ref().map_or(req.tokens, |u| u.prompt_tokens);
-                let body = json!({
-                    "object": "list",
-                    "data": data,
-                    "model": req.model,
-                    "usage": {"prompt_tokens": prompt, "total_tokens": prompt},
-                });
-                return Ok((Bytes::from(body.to_string()), out.usage));
-            }
-        }
-    }
+            .embeddings_request(input, &target)
+            .map_err(super::request_failure)?;
+        let bytes = send(state, adapter, ureq, timeout).await?;
+        adapter
+            .embeddings_response(bytes)
+            .map_err(super::convert_failure)
+    })
+    .await?;
+    let data: Vec<Value> = out
+        .vectors
+        .iter()
+        .enumerate()
+        .map(
+            |(i, v)| json!({"object": "embedding", "index": i, "embedding": encode(v, req.base64)}),
+        )
+        .collect();
+    let prompt = out.usage.as_ref().map_or(req.tokens, |u| u.prompt_tokens);
+    let body = json!({
+        "object": "list",
+        "data": data,
+        "model": req.model,
+        "usage": {"prompt_tokens": prompt, "total_tokens": prompt},
+    });
+    Ok((Bytes::from(body.to_string()), out.usage))
 }
 
 /// Floats as JSON numbers, or base64 of little-endian float32.

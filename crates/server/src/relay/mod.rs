@@ -7,6 +7,7 @@
 
 mod billing;
 pub(crate) mod embeddings;
+mod failover;
 mod source;
 mod stream;
 pub(crate) mod upstream;
@@ -26,12 +27,13 @@ use switchyard_core::tokens;
 use switchyard_providers::aggregate::Aggregator;
 use switchyard_providers::passthrough::Passthrough;
 use switchyard_providers::{
-    Adapter, ConvertError, NativeCall, Provider, ResponseCtx, StreamConverter, Target, Transport,
+    Adapter, ConvertError, NativeCall, Provider, ResponseCtx, StreamConverter, Transport,
     UpstreamRequest, adapter,
 };
 use switchyard_types::ChatRequest;
 
 pub(crate) use billing::Billing;
+use failover::{failover, target, with_token};
 use upstream::Failure;
 
 use crate::dialect::Dialect;
@@ -135,7 +137,7 @@ async fn chat(
         .output_limit()
         .unwrap_or(0)
         .saturating_mul(req.choices());
-    let mut billing = Billing::reserve(
+    let billing = Billing::reserve(
         state,
         key,
         rid,
@@ -147,70 +149,37 @@ async fn chat(
     )?;
     ctx.billed = true;
 
-    let cfg = &state.inner.config.upstream;
-    let first_byte = Duration::from_millis(cfg.first_byte_timeout_ms);
-    let now_ms = gate::now_ms();
-    let candidates = routes.candidates(&req.model, now_ms, &mut rand::rng());
-    let mut last: Option<Failure> = None;
-    for ch in candidates.iter().take(cfg.max_attempts) {
-        let upstream_model = ch.upstream_model(&req.model).to_owned();
-        let adapter = adapter(ch.provider);
-        billing.attempt(ch.id, &upstream_model);
-        let call = native.as_ref().filter(|n| n.provider == ch.provider);
-        let result = tokio::select! {
-            r = try_channel(state, ch, adapter, &req, call, &upstream_model, first_byte) => r,
-            _ = state.inner.deadline.cancelled() => Err(Failure::Shutdown),
-        };
-        let result = match result {
-            Err(Failure::Rejected(e)) => {
-                billing.fail(
-                    e.status.as_u16(),
-                    e.code.as_deref().or(Some("invalid_request")),
-                );
-                return Err(*e);
-            }
-            other => other,
-        };
-        match result {
-            Ok(Answer::Json(body, meter)) => {
-                ch.record_success();
-                let mut meter = meter;
-                let m = meter.finish(billing.local_prompt());
-                billing.first_token();
-                billing.finish(m, 200, None);
-                return Ok(if call.is_some() {
-                    crate::dialect::json_response(body)
-                } else {
-                    inbound.dialect.json(body, &req.model)
-                });
-            }
-            Ok(Answer::Stream(started_stream)) => {
-                ch.record_success();
-                let encoder = if call.is_some() {
-                    inbound.dialect.passthrough()
-                } else {
-                    inbound.dialect.encoder(&req.model, billing.local_prompt())
-                };
-                return Ok(stream::respond(state, started_stream, billing, encoder));
-            }
-            Err(f) => {
-                let f = f.masked(ch.key.expose());
-                tracing::warn!(channel = %ch.name, failure = ?f, request_id = %rid.0, "upstream attempt failed");
-                if f.retryable() {
-                    ch.record_failure(now_ms, cfg.failure_threshold, cfg.cooldown_secs * 1000);
-                    last = Some(f);
-                    continue;
-                }
-                let e = f.to_api_error();
-                billing.fail(e.status.as_u16(), Some(f.label()));
-                return Err(e);
+    let first_byte = Duration::from_millis(state.inner.config.upstream.first_byte_timeout_ms);
+    let candidates = routes.candidates(&req.model, gate::now_ms(), &mut rand::rng());
+    let native_for = |ch: &Channel| native.as_ref().filter(|n| n.provider == ch.provider);
+    let req = &req;
+    let (answer, ch, mut billing) =
+        failover(state, rid, &candidates, billing, &req.model, |ch, um| {
+            let call = native_for(ch);
+            async move { try_channel(state, ch, req, call, &um, first_byte).await }
+        })
+        .await?;
+    let passthrough = native_for(ch).is_some();
+    Ok(match answer {
+        Answer::Json(body, mut meter) => {
+            let m = meter.finish(billing.local_prompt());
+            billing.first_token();
+            billing.finish(m, 200, None);
+            if passthrough {
+                crate::dialect::json_response(body)
+            } else {
+                inbound.dialect.json(body, &req.model)
             }
         }
-    }
-    let f = last.unwrap_or_else(|| Failure::Connect("no channel could be tried".into()));
-    let e = f.to_api_error();
-    billing.fail(e.status.as_u16(), Some(f.label()));
-    Err(e)
+        Answer::Stream(started_stream) => {
+            let encoder = if passthrough {
+                inbound.dialect.passthrough()
+            } else {
+                inbound.dialect.encoder(&req.model, billing.local_prompt())
+            };
+            stream::respond(state, started_stream, billing, encoder)
+        }
+    })
 }
 
 enum Answer {
@@ -238,17 +207,16 @@ fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-/// One channel: token (if the provider needs one), request, answer; a refused token is fetched
-/// again and the request retried once on the same channel.
+/// One channel: token (if the provider needs one), request, answer.
 async fn try_channel(
     state: &AppState,
     ch: &Channel,
-    adapter: &'static dyn Adapter,
     req: &ChatRequest,
     native: Option<&Native>,
     upstream_model: &str,
     first_byte: Duration,
 ) -> Result<Answer, Failure> {
+    let adapter = adapter(ch.provider);
     let inlined;
     let req = if native.is_none() && ch.provider.needs_inline_images() && has_image_urls(req) {
         let mut copy = req.clone();
@@ -260,36 +228,20 @@ async fn try_channel(
     } else {
         req
     };
-    let tokens = &state.inner.tokens;
-    let mut retried = false;
-    loop {
-        let now_unix = gate::now_ms() / 1000;
-        let mut target = Target {
-            base_url: &ch.base_url,
-            key: ch.key.expose(),
-            upstream_model,
-            now_unix,
-            token: None,
-        };
-        let token = tokens
-            .get(state, ch.id, adapter, &target, first_byte)
-            .await?;
-        target.token = token.as_deref();
-        let call = native.map(|n| NativeCall {
-            body: &n.body,
-            stream: n.stream,
-            headers: &n.headers,
-        });
+    let call = native.map(|n| NativeCall {
+        body: &n.body,
+        stream: n.stream,
+        headers: &n.headers,
+    });
+    with_token(state, ch, adapter, first_byte, |token| async move {
+        let target = target(ch, upstream_model, token.as_deref());
         let ureq = match call.and_then(|c| adapter.native_request(c, &target)) {
             Some(r) => r,
             None => adapter.chat_request(req, &target),
         };
-        let ureq = ureq.map_err(|e| match e {
-            ConvertError::BadRequest { message, param } => Failure::bad_request(message, param),
-            other => convert_failure(other),
-        })?;
+        let ureq = ureq.map_err(request_failure)?;
         let passthrough = call.is_some();
-        match attempt(
+        attempt(
             state,
             adapter,
             ureq,
@@ -299,13 +251,15 @@ async fn try_channel(
             first_byte,
         )
         .await
-        {
-            Err(Failure::Status { err, .. }) if !retried && adapter.token_rejected(&err) => {
-                tokens.invalidate(ch.id).await;
-                retried = true;
-            }
-            other => return other,
-        }
+    })
+    .await
+}
+
+/// A request the adapter cannot build: the client's fault (400) or the upstream's.
+fn request_failure(e: ConvertError) -> Failure {
+    match e {
+        ConvertError::BadRequest { message, param } => Failure::bad_request(message, param),
+        other => convert_failure(other),
     }
 }
 
