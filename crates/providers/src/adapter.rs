@@ -223,6 +223,12 @@ pub trait Adapter: Send + Sync {
     /// Reads an error answer (non-2xx status).
     fn error(&self, status: u16, body: &[u8]) -> UpstreamError;
 
+    /// Seconds the provider asks the client to wait, read from an error body (for providers
+    /// that say it there rather than in `Retry-After`).
+    fn retry_after(&self, _body: &[u8]) -> Option<u64> {
+        None
+    }
+
     /// True when the provider only streams (Spark's WebSocket): non-stream requests are then
     /// streamed upstream and the chunks aggregated into one completion by the gateway.
     fn streams_only(&self) -> bool {

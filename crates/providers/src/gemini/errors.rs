@@ -31,6 +31,20 @@ fn inner(v: &Value) -> Option<&Value> {
     }
 }
 
+/// Seconds to wait from a `google.rpc.RetryInfo` detail (`"retryDelay": "7s"`, fractions
+/// rounded up), for the client's `Retry-After`.
+pub(crate) fn retry_delay(body: &[u8]) -> Option<u64> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    inner(&v)?
+        .get("details")?
+        .as_array()?
+        .iter()
+        .filter_map(|d| d.get("retryDelay")?.as_str()?.strip_suffix('s'))
+        .find_map(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| (s.ceil() as u64).max(1))
+}
+
 /// The `reason` of the first `google.rpc.ErrorInfo` detail.
 fn reason(err: &Value) -> Option<&str> {
     err.get("details")
@@ -126,5 +140,25 @@ pub(crate) fn map(http: u16, body: &[u8]) -> UpstreamError {
         message,
         kind: Some(grpc),
         code: Some(code.into()),
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::retry_delay;
+
+    #[test]
+    fn retry_info_becomes_whole_seconds() {
+        let body = |d: &str| {
+            format!(
+                r#"{{"error":{{"code":429,"status":"RESOURCE_EXHAUSTED","details":[{{"@type":"type.googleapis.com/google.rpc.QuotaFailure"}},{{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"{d}"}}]}}}}"#
+            )
+        };
+        assert_eq!(retry_delay(body("7s").as_bytes()), Some(7));
+        assert_eq!(retry_delay(body("30.25s").as_bytes()), Some(31));
+        assert_eq!(retry_delay(body("0s").as_bytes()), Some(1));
+        assert_eq!(retry_delay(body("soon").as_bytes()), None);
+        assert_eq!(retry_delay(br#"{"error":{"code":429}}"#), None);
+        assert_eq!(retry_delay(b"not json"), None);
     }
 }

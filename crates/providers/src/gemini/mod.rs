@@ -113,6 +113,10 @@ impl Adapter for Gemini {
         errors::map(status, body)
     }
 
+    fn retry_after(&self, body: &[u8]) -> Option<u64> {
+        errors::retry_delay(body)
+    }
+
     fn embeddings_request(
         &self,
         input: &EmbeddingsInput<'_>,

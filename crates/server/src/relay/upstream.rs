@@ -211,7 +211,7 @@ pub(crate) async fn status_failure(
     };
     Failure::Status {
         err: adapter.error(status, &body),
-        retry_after,
+        retry_after: retry_after.or_else(|| adapter.retry_after(&body)),
     }
 }
 
