@@ -86,15 +86,6 @@ pub(crate) fn admit(state: &AppState, key: &ApiKey, model: &str) -> Result<(), A
             format!("Rate limit reached: this key allows {rpm} requests per minute."),
         ));
     }
-    if key
-        .quota_micros
-        .is_some_and(|q| state.inner.ledger.used(key.id).unwrap_or(key.used_micros) >= q)
-    {
-        return Err(ApiError::forbidden(
-            "insufficient_quota",
-            "This API key has used all of its quota.",
-        ));
-    }
     Ok(())
 }
 
