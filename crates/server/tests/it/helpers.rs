@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use switchyard_core::Config;
 use switchyard_server::{AppState, CreateKey};
 use switchyard_sim::{Flavor, OpenAiSimConfig, SimHandle, spawn_openai};
-use switchyard_store::{Store, UsageFilter, UsageRecord};
+use switchyard_store::{Store, UsageFilter, UsageRecord, UsageRow};
 use tokio::sync::oneshot;
 
 pub const ADMIN: &str = "sk-admin-test-0123456789abcdef";
@@ -131,6 +131,11 @@ impl Gateway {
         panic!("expected {n} usage rows for key {key_id}");
     }
 
+    /// The newest usage row of a key, once `n` rows exist.
+    pub async fn last_row(&self, key_id: i64, n: usize) -> UsageRow {
+        self.usage_n(key_id, n).await.remove(0).row
+    }
+
     /// Signals shutdown and waits for `serve` to return.
     pub async fn stop(&mut self) {
         if let Some(tx) = self.stop.take() {
@@ -194,4 +199,94 @@ pub fn named_events(text: &str) -> Vec<(String, Value)> {
             (name, serde_json::from_str(&data).unwrap())
         })
         .collect()
+}
+
+/// Status and JSON body of a chat request.
+pub async fn chat(gw: &Gateway, key: &str, body: &Value) -> (u16, Value) {
+    json_of(gw.post_chat(key, body).send().await.unwrap()).await
+}
+
+pub async fn json_of(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+/// Posts a chat `body` that must stream: a 200 event stream ending in `[DONE]`; its chunks.
+pub async fn stream_chat(gw: &Gateway, key: &str, body: &Value) -> Vec<Value> {
+    let resp = gw.post_chat(key, body).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{body}");
+    let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(ct.starts_with("text/event-stream"), "{ct}: {body}");
+    chunks_of(&sse_data(resp).await.0)
+}
+
+/// The JSON chunks of a stream's `data:` payloads, which must end with `[DONE]`.
+pub fn chunks_of(data: &[String]) -> Vec<Value> {
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
+    data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+/// The text of choice 0's content deltas.
+pub fn content_of(chunks: &[Value]) -> String {
+    chunks
+        .iter()
+        .filter_map(|c| c["choices"].get(0)?["delta"]["content"].as_str())
+        .collect()
+}
+
+/// Checks a stream in the OpenAI framing that ends with the gateway's usage chunk: every chunk
+/// of one id and `model`; content chunks of one `created`, on choice 0, the assistant role once,
+/// `stop` on the last only, no usage; then one usage chunk without choices.
+/// Returns the content chunks.
+pub fn assert_openai_stream<'a>(
+    chunks: &'a [Value],
+    model: &str,
+    want: &str,
+    (prompt, completion): (i64, i64),
+) -> &'a [Value] {
+    for c in chunks {
+        assert_eq!(c["object"], "chat.completion.chunk");
+        assert_eq!((&c["id"], &c["model"]), (&chunks[0]["id"], &json!(model)));
+    }
+    let (usage_chunk, content) = chunks.split_last().unwrap();
+    assert_eq!(usage_chunk["choices"], json!([]), "{model}");
+    assert_eq!(
+        usage_chunk["usage"],
+        json!({"prompt_tokens": prompt, "completion_tokens": completion,
+               "total_tokens": prompt + completion}),
+        "{model}: the upstream's cumulative usage, reported once, not summed over frames"
+    );
+    assert_eq!(content_of(content), want, "{model}");
+    let assistant = json!("assistant");
+    for (n, c) in content.iter().enumerate() {
+        assert_eq!(c["created"], content[0]["created"]);
+        let ch = &c["choices"][0];
+        assert_eq!(ch["index"], 0);
+        assert_eq!(
+            ch["delta"].get("role"),
+            (n == 0).then_some(&assistant),
+            "role once"
+        );
+        let last = n == content.len() - 1;
+        let finish = if last { json!("stop") } else { Value::Null };
+        assert_eq!(ch["finish_reason"], finish, "{model}");
+        assert!(c.get("usage").is_none(), "no usage inside content chunks");
+    }
+    content
+}
+
+/// The usage row of a successful chat: its model, exact (not estimated) token counts, stream
+/// flag and status 200.
+pub fn assert_row(r: &UsageRow, model: &str, (prompt, completion): (i64, i64), stream: bool) {
+    assert_eq!(r.requested_model, model);
+    assert_eq!(
+        (r.prompt_tokens, r.completion_tokens, r.total_tokens),
+        (prompt, completion, prompt + completion),
+        "{model}: the upstream's last cumulative usage, not a sum"
+    );
+    assert!(!r.estimated, "{model}: usage came from the upstream");
+    assert_eq!((r.stream, r.status), (stream, 200), "{model}");
 }

@@ -31,16 +31,6 @@ async fn gateway_with(sim: &SimHandle, key: &str, models: &[&str]) -> Gateway {
     .await
 }
 
-async fn json_of(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
-}
-
-/// Status and JSON body of a chat request.
-async fn chat(gw: &Gateway, key: &str, body: &Value) -> (u16, Value) {
-    json_of(gw.post_chat(key, body).send().await.unwrap()).await
-}
-
 #[tokio::test]
 async fn default_models_reach_the_text_and_multimodal_services() {
     let sim = ds().await;
@@ -148,14 +138,7 @@ async fn streams_are_openai_framed_and_cumulative_usage_is_not_summed() {
         if usage {
             body["stream_options"] = json!({"include_usage": true});
         }
-        let resp = gw.post_chat(&key, &body).send().await.unwrap();
-        assert_eq!(resp.status(), 200);
-        let (data, _) = sse_data(resp).await;
-        assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
-        let chunks: Vec<Value> = data[..data.len() - 1]
-            .iter()
-            .map(|d| serde_json::from_str(d).unwrap())
-            .collect();
+        let chunks = stream_chat(&gw, &key, &body).await;
         let mut text = String::new();
         let mut roles = 0;
         for c in &chunks {
@@ -255,19 +238,11 @@ async fn tool_calls_and_tool_results_round_trip() {
     let args = r#"{"location":"Paris","unit":"celsius"}"#;
     assert_eq!(call["function"]["arguments"], args);
 
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "qwen-plus", "stream": true, "messages": user("weather?"), "tools": tools}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let (data, _) = sse_data(resp).await;
+    let body =
+        json!({"model": "qwen-plus", "stream": true, "messages": user("weather?"), "tools": tools});
     let mut streamed = String::new();
     let mut finish = Value::Null;
-    for d in &data[..data.len() - 1] {
-        let c: Value = serde_json::from_str(d).unwrap();
+    for c in stream_chat(&gw, &key, &body).await {
         for tc in c["choices"][0]["delta"]["tool_calls"]
             .as_array()
             .into_iter()

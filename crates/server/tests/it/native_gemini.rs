@@ -59,25 +59,6 @@ fn expected(model: &str, text: &str) -> (String, i64, i64) {
     )
 }
 
-fn chunks_of(data: &[String]) -> Vec<Value> {
-    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
-    data[..data.len() - 1]
-        .iter()
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect()
-}
-
-fn content_of(chunks: &[Value]) -> String {
-    chunks
-        .iter()
-        .filter_map(|c| {
-            c["choices"].get(0)?["delta"]["content"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn the_channel_serves_every_default_model() {
     let defaults = switchyard_providers::Provider::Gemini.default_models();
@@ -127,17 +108,9 @@ async fn every_default_chat_model_non_stream_with_usage_rows() {
             sent,
             &json!({"contents": [{"role": "user", "parts": [{"text": text}]}]})
         );
-        let rows = gw.usage_n(id, i + 1).await;
-        let r = &rows[0].row;
-        assert_eq!(r.requested_model, *model);
+        let r = gw.last_row(id, i + 1).await;
+        assert_row(&r, model, (prompt, completion), false);
         assert_eq!(r.upstream_model.as_deref(), Some(*model));
-        assert_eq!(
-            (r.prompt_tokens, r.completion_tokens, r.total_tokens),
-            (prompt, completion, prompt + completion),
-            "{model}"
-        );
-        assert!(!r.estimated && !r.stream);
-        assert_eq!(r.status, 200);
     }
 }
 
@@ -150,68 +123,23 @@ async fn every_default_chat_model_streams_with_openai_framing() {
         let (id, key) = gw.plain_key().await;
         for (i, model) in CHAT_MODELS.iter().enumerate() {
             let text = format!("stream {model}");
-            let resp = gw
-                .post_chat(
-                    &key,
-                    &json!({"model": model, "messages": user(&text), "stream": true,
-                            "stream_options": {"include_usage": true}}),
-                )
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 200);
-            let ct = resp.headers()["content-type"].to_str().unwrap().to_owned();
-            assert!(ct.starts_with("text/event-stream"), "{ct}");
-            let (data, _) = sse_data(resp).await;
-            let chunks = chunks_of(&data);
+            let body = json!({"model": model, "messages": user(&text), "stream": true,
+                              "stream_options": {"include_usage": true}});
+            let chunks = stream_chat(&gw, &key, &body).await;
             let (want, prompt, completion) = expected(model, &text);
-            let (usage_chunk, content) = chunks.split_last().unwrap();
-            assert_eq!(usage_chunk["choices"], json!([]));
-            assert_eq!(
-                usage_chunk["usage"],
-                json!({"prompt_tokens": prompt, "completion_tokens": completion,
-                       "total_tokens": prompt + completion}),
-                "{model} {framing:?}"
-            );
-            assert_eq!(content_of(content), want);
+            let content = assert_openai_stream(&chunks, model, &want, (prompt, completion));
             assert_eq!(
                 content.len(),
                 PIECES as usize + 1,
                 "one chunk per Gemini event, then the finish on its own"
             );
-            for (n, c) in content.iter().enumerate() {
-                assert_eq!(c["object"], "chat.completion.chunk");
-                assert_eq!(
-                    (&c["id"], &c["created"]),
-                    (&content[0]["id"], &content[0]["created"])
-                );
-                assert_eq!(c["model"], *model);
-                assert_eq!(c["choices"][0]["index"], 0);
-                assert_eq!(
-                    c["choices"][0]["delta"].get("role").is_some(),
-                    n == 0,
-                    "role once"
-                );
-                let last = n == content.len() - 1;
-                assert_eq!(
-                    c["choices"][0]["finish_reason"],
-                    if last { json!("stop") } else { Value::Null }
-                );
-                if last {
-                    assert_eq!(c["choices"][0]["delta"], json!({}));
-                }
-                assert!(c.get("usage").is_none());
-            }
-            assert_eq!(usage_chunk["id"], content[0]["id"]);
-            let rows = gw.usage_n(id, i + 1).await;
-            let r = &rows[0].row;
-            assert_eq!(
-                (r.prompt_tokens, r.completion_tokens),
+            assert_eq!(content.last().unwrap()["choices"][0]["delta"], json!({}));
+            assert_row(
+                &gw.last_row(id, i + 1).await,
+                model,
                 (prompt, completion),
-                "{model}: the last cumulative usage, not a sum"
+                true,
             );
-            assert!(r.stream && !r.estimated);
-            assert_eq!(r.status, 200);
         }
     }
 }
@@ -221,16 +149,8 @@ async fn a_stream_without_include_usage_has_no_usage_chunk() {
     let up = gem_sim(GeminiSimConfig::new(KEY)).await;
     let gw = gateway(&up).await;
     let (id, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "gemini-2.0-flash", "messages": user("hi"), "stream": true}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let (data, _) = sse_data(resp).await;
-    let chunks = chunks_of(&data);
+    let body = json!({"model": "gemini-2.0-flash", "messages": user("hi"), "stream": true});
+    let chunks = stream_chat(&gw, &key, &body).await;
     assert_eq!(chunks.len(), PIECES as usize + 1);
     assert!(
         chunks

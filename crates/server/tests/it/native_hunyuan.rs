@@ -72,16 +72,7 @@ async fn every_default_model_non_stream_with_usage_rows() {
         let sent = &up.requests()[i];
         assert_eq!(sent["Model"], native(model), "upstream model name");
         assert_eq!(sent["Messages"], json!([{"Role": "user", "Content": text}]));
-        let rows = gw.usage_n(id, i + 1).await;
-        let r = &rows[0].row;
-        assert_eq!(r.requested_model, *model);
-        assert_eq!(
-            (r.prompt_tokens, r.completion_tokens),
-            (prompt, 5),
-            "{model}"
-        );
-        assert!(!r.estimated && !r.stream);
-        assert_eq!(r.status, 200);
+        assert_row(&gw.last_row(id, i + 1).await, model, (prompt, 5), false);
     }
 }
 
@@ -92,66 +83,12 @@ async fn every_default_model_streams_with_openai_framing_and_cumulative_usage_on
     let (id, key) = gw.plain_key().await;
     for (i, model) in CHAT_MODELS.iter().enumerate() {
         let text = format!("stream {model}");
-        let resp = gw
-            .post_chat(
-                &key,
-                &json!({"model": model, "messages": user(&text), "stream": true,
-                        "stream_options": {"include_usage": true}}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        assert!(
-            resp.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/event-stream")
-        );
-        let (data, _) = sse_data(resp).await;
-        assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{model}");
-        let chunks: Vec<Value> = data[..data.len() - 1]
-            .iter()
-            .map(|d| serde_json::from_str(d).unwrap())
-            .collect();
+        let body = json!({"model": model, "messages": user(&text), "stream": true,
+                          "stream_options": {"include_usage": true}});
+        let chunks = stream_chat(&gw, &key, &body).await;
         let (want, prompt) = expected(native(model), &text);
-        let (usage_chunk, content) = chunks.split_last().unwrap();
-        assert_eq!(usage_chunk["choices"], json!([]));
-        assert_eq!(
-            usage_chunk["usage"],
-            json!({"prompt_tokens": prompt, "completion_tokens": 5, "total_tokens": prompt + 5}),
-            "cumulative usage reported once, not summed over frames"
-        );
-        let text_out: String = content
-            .iter()
-            .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-            .collect();
-        assert_eq!(text_out, want);
-        for (n, c) in content.iter().enumerate() {
-            assert_eq!(c["object"], "chat.completion.chunk");
-            assert_eq!(c["id"], content[0]["id"]);
-            assert_eq!(c["created"], content[0]["created"]);
-            assert_eq!(c["model"], *model);
-            assert_eq!(
-                c["choices"][0]["delta"].get("role").is_some(),
-                n == 0,
-                "role once"
-            );
-            let last = n == content.len() - 1;
-            assert_eq!(
-                c["choices"][0]["finish_reason"],
-                if last { json!("stop") } else { Value::Null }
-            );
-        }
-        assert_eq!(usage_chunk["id"], content[0]["id"]);
-        let rows = gw.usage_n(id, i + 1).await;
-        let r = &rows[0].row;
-        assert_eq!(
-            (r.prompt_tokens, r.completion_tokens),
-            (prompt, 5),
-            "{model}"
-        );
-        assert!(r.stream && !r.estimated);
+        assert_openai_stream(&chunks, model, &want, (prompt, 5));
+        assert_row(&gw.last_row(id, i + 1).await, model, (prompt, 5), true);
         assert_eq!(up.requests()[i]["Stream"], true);
     }
 }
@@ -163,19 +100,8 @@ async fn tool_calls_stream_with_index_and_name_once() {
     let (_, key) = gw.plain_key().await;
     let tools = json!([{"type": "function", "function": {"name": "get_weather",
         "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}}]);
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "hunyuan-pro", "messages": user("weather?"), "stream": true, "tools": tools}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let (data, _) = sse_data(resp).await;
-    let chunks: Vec<Value> = data[..data.len() - 1]
-        .iter()
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
+    let body = json!({"model": "hunyuan-pro", "messages": user("weather?"), "stream": true, "tools": tools});
+    let chunks = stream_chat(&gw, &key, &body).await;
     let calls: Vec<&Value> = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0))

@@ -36,12 +36,6 @@ fn endpoint(model: &str) -> String {
     chat_endpoint(model).unwrap()
 }
 
-async fn chat(gw: &Gateway, key: &str, body: &Value) -> (u16, Value) {
-    let resp = gw.post_chat(key, body).send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn every_default_model_non_stream_with_usage_rows_and_one_token() {
     let (up, control) = qianfan(cfg()).await;
@@ -72,16 +66,7 @@ async fn every_default_model_non_stream_with_usage_rows_and_one_token() {
             v["usage"],
             json!({"prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9})
         );
-        let rows = gw.usage_n(id, i + 1).await;
-        let r = &rows[0].row;
-        assert_eq!(r.requested_model, *model);
-        assert_eq!(
-            (r.prompt_tokens, r.completion_tokens, r.total_tokens),
-            (4, 5, 9)
-        );
-        assert!(!r.estimated, "usage came from Qianfan");
-        assert!(!r.stream);
-        assert_eq!(r.status, 200);
+        assert_row(&gw.last_row(id, i + 1).await, model, (4, 5), false);
     }
     // One token served all fifteen requests.
     assert_eq!(control.token_requests(), 1);
@@ -94,63 +79,15 @@ async fn every_default_model_streams_in_openai_framing() {
     let gw = gateway(&up, &cfg().channel_key()).await;
     let (id, key) = gw.plain_key().await;
     for (i, model) in default_chat_models().enumerate() {
-        let resp = gw
-            .post_chat(
-                &key,
-                &json!({"model": model, "messages": user("stream me"), "stream": true,
-                        "stream_options": {"include_usage": true}}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let (data, _) = sse_data(resp).await;
-        assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{model}");
-        let chunks: Vec<Value> = data[..data.len() - 1]
-            .iter()
-            .map(|d| serde_json::from_str(d).unwrap())
-            .collect();
+        let body = json!({"model": model, "messages": user("stream me"), "stream": true,
+                          "stream_options": {"include_usage": true}});
+        let chunks = stream_chat(&gw, &key, &body).await;
         // Five pieces, the finish chunk, the gateway's usage chunk.
         assert_eq!(chunks.len(), 7, "{model}: {chunks:?}");
-        let id0 = chunks[0]["id"].clone();
-        for c in &chunks {
-            assert_eq!(c["object"], "chat.completion.chunk");
-            assert_eq!(c["id"], id0);
-            assert_eq!(c["model"], model);
-        }
-        assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-        assert!(
-            chunks[1..5]
-                .iter()
-                .all(|c| c["choices"][0]["delta"].get("role").is_none())
-        );
-        let text: String = chunks[..6]
-            .iter()
-            .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-            .collect();
-        assert_eq!(
-            text,
-            format!("Hello from qianfan {}: stream me", endpoint(model))
-        );
-        assert!(
-            chunks[..5]
-                .iter()
-                .all(|c| c["choices"][0]["finish_reason"].is_null())
-        );
-        assert_eq!(chunks[5]["choices"][0]["finish_reason"], "stop");
-        assert_eq!(chunks[6]["choices"], json!([]));
+        let want = format!("Hello from qianfan {}: stream me", endpoint(model));
         // "stream me": 9 / 4 + 3 = 5; only the is_end usage counts (the sim sends 0 before).
-        assert_eq!(
-            chunks[6]["usage"],
-            json!({"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10})
-        );
-        let rows = gw.usage_n(id, i + 1).await;
-        let r = &rows[0].row;
-        assert_eq!(
-            (r.prompt_tokens, r.completion_tokens, r.total_tokens),
-            (5, 5, 10)
-        );
-        assert!(r.stream && !r.estimated);
+        assert_openai_stream(&chunks, model, &want, (5, 5));
+        assert_row(&gw.last_row(id, i + 1).await, model, (5, 5), true);
     }
     assert_eq!(up.completed_streams(), 15);
 }
@@ -358,16 +295,8 @@ async fn tools_become_functions_and_calls_come_back_as_tool_calls() {
     );
     assert_eq!(up.requests()[0]["functions"][0]["name"], "get_weather");
     // Streamed: one tool-call delta with index, id and name, then tool_calls.
-    let resp = gw
-        .post_chat(&key, &json!({"model": "ERNIE-4.0-8K", "messages": user("weather?"), "tools": tools, "stream": true}))
-        .send()
-        .await
-        .unwrap();
-    let (data, _) = sse_data(resp).await;
-    let chunks: Vec<Value> = data[..data.len() - 1]
-        .iter()
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
+    let body = json!({"model": "ERNIE-4.0-8K", "messages": user("weather?"), "tools": tools, "stream": true});
+    let chunks = stream_chat(&gw, &key, &body).await;
     let tc = &chunks[0]["choices"][0]["delta"]["tool_calls"][0];
     assert_eq!(
         (
@@ -454,16 +383,7 @@ async fn stream_with_an_expired_token_is_refreshed_too() {
         200
     );
     control.expire_all();
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "ERNIE-Bot", "messages": user("hi"), "stream": true}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let (data, _) = sse_data(resp).await;
-    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    let body = json!({"model": "ERNIE-Bot", "messages": user("hi"), "stream": true});
+    stream_chat(&gw, &key, &body).await;
     assert_eq!(control.token_requests(), 2);
 }

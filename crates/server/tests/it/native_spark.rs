@@ -79,17 +79,7 @@ async fn every_default_model_non_stream_with_usage_rows() {
         let sent = &up.requests()[i];
         assert_eq!(sent["parameter"]["chat"]["domain"], *domain);
         assert_eq!(sent["header"]["app_id"], "app-77");
-
-        let rows = gw.usage_n(id, i + 1).await;
-        let r = &rows[0].row;
-        assert_eq!(r.requested_model, *model);
-        assert_eq!(
-            (r.prompt_tokens, r.completion_tokens, r.total_tokens),
-            (4, 5, 9)
-        );
-        assert!(!r.estimated, "usage came from Spark");
-        assert!(!r.stream);
-        assert_eq!(r.status, 200);
+        assert_row(&gw.last_row(id, i + 1).await, model, (4, 5), false);
     }
 }
 
@@ -99,62 +89,13 @@ async fn every_default_model_streams_in_openai_framing() {
     let gw = gateway(&up).await;
     let (id, key) = gw.plain_key().await;
     for (i, (model, domain)) in MODELS.iter().enumerate() {
-        let resp = gw
-            .post_chat(
-                &key,
-                &json!({"model": model, "messages": user("stream me"), "stream": true,
-                        "stream_options": {"include_usage": true}}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        assert!(
-            resp.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/event-stream")
-        );
-        let (data, _) = sse_data(resp).await;
-        assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{model}");
-        let chunks: Vec<Value> = data[..data.len() - 1]
-            .iter()
-            .map(|d| serde_json::from_str(d).unwrap())
-            .collect();
-        let (usage_chunk, content) = chunks.split_last().unwrap();
-        assert_eq!(usage_chunk["choices"], json!([]));
+        let body = json!({"model": model, "messages": user("stream me"), "stream": true,
+                          "stream_options": {"include_usage": true}});
+        let chunks = stream_chat(&gw, &key, &body).await;
+        let want = format!("Hello from spark {domain}: stream me");
         // "stream me": 9 / 4 + 3 = 5 prompt tokens.
-        assert_eq!(
-            usage_chunk["usage"],
-            json!({"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10})
-        );
-        let first_id = &content[0]["id"];
-        let mut text = String::new();
-        for (n, c) in content.iter().enumerate() {
-            assert_eq!(c["object"], "chat.completion.chunk");
-            assert_eq!(c["id"], *first_id);
-            assert_eq!(c["model"], *model);
-            assert_eq!(c["created"], content[0]["created"]);
-            let ch = &c["choices"][0];
-            assert_eq!(ch["index"], 0);
-            assert_eq!(ch["delta"].get("role").is_some(), n == 0, "role once");
-            text.push_str(ch["delta"]["content"].as_str().unwrap_or(""));
-            let last = n == content.len() - 1;
-            assert_eq!(
-                ch["finish_reason"],
-                if last { json!("stop") } else { Value::Null }
-            );
-        }
-        assert_eq!(usage_chunk["id"], *first_id);
-        assert_eq!(text, format!("Hello from spark {domain}: stream me"));
-        let rows = gw.usage_n(id, i + 1).await;
-        let r = &rows[0].row;
-        assert!(r.stream);
-        assert_eq!(
-            (r.prompt_tokens, r.completion_tokens, r.total_tokens),
-            (5, 5, 10)
-        );
-        assert!(!r.estimated);
+        assert_openai_stream(&chunks, model, &want, (5, 5));
+        assert_row(&gw.last_row(id, i + 1).await, model, (5, 5), true);
     }
     assert_eq!(up.request_count(), 5);
 }
@@ -226,21 +167,9 @@ async fn tools_come_back_as_tool_calls_stream_and_non_stream() {
         "get_weather"
     );
 
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "SparkDesk-v3.5", "messages": user("weather?"), "tools": tools,
-                    "stream": true}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let (data, _) = sse_data(resp).await;
-    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
-    let chunks: Vec<Value> = data[..data.len() - 1]
-        .iter()
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
+    let body = json!({"model": "SparkDesk-v3.5", "messages": user("weather?"), "tools": tools,
+                      "stream": true});
+    let chunks = stream_chat(&gw, &key, &body).await;
     let deltas: Vec<&Value> = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"].get("tool_calls"))

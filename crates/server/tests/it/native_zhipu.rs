@@ -38,25 +38,6 @@ fn expected(model: &str, text: &str) -> (String, i64) {
     )
 }
 
-fn chunks_of(data: &[String]) -> Vec<Value> {
-    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
-    data[..data.len() - 1]
-        .iter()
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect()
-}
-
-fn content_of(chunks: &[Value]) -> String {
-    chunks
-        .iter()
-        .filter_map(|c| {
-            c["choices"].get(0)?["delta"]["content"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn every_default_chat_model_non_stream_with_usage_rows() {
     let up = zhipu_sim().await;
@@ -95,16 +76,7 @@ async fn every_default_chat_model_non_stream_with_usage_rows() {
         } else {
             assert_eq!(sent["model"], *model);
         }
-        let rows = gw.usage_n(id, i + 1).await;
-        let r = &rows[0].row;
-        assert_eq!(r.requested_model, *model);
-        assert_eq!(
-            (r.prompt_tokens, r.completion_tokens),
-            (prompt, 5),
-            "{model}"
-        );
-        assert!(!r.estimated && !r.stream);
-        assert_eq!(r.status, 200);
+        assert_row(&gw.last_row(id, i + 1).await, model, (prompt, 5), false);
     }
 }
 
@@ -115,55 +87,13 @@ async fn v4_models_stream_with_openai_framing_and_final_chunk_usage() {
     let (id, key) = gw.plain_key().await;
     for (i, model) in V4_MODELS.iter().enumerate() {
         let text = format!("stream {model}");
-        let resp = gw
-            .post_chat(
-                &key,
-                &json!({"model": model, "messages": user(&text), "stream": true,
-                        "stream_options": {"include_usage": true}}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let (data, _) = sse_data(resp).await;
-        let chunks = chunks_of(&data);
+        let body = json!({"model": model, "messages": user(&text), "stream": true,
+                          "stream_options": {"include_usage": true}});
+        let chunks = stream_chat(&gw, &key, &body).await;
         let (want, prompt) = expected(model, &text);
-        let (usage_chunk, content) = chunks.split_last().unwrap();
-        assert_eq!(usage_chunk["choices"], json!([]));
-        assert_eq!(
-            usage_chunk["usage"],
-            json!({"prompt_tokens": prompt, "completion_tokens": 5, "total_tokens": prompt + 5})
-        );
-        assert_eq!(content_of(content), want);
+        let content = assert_openai_stream(&chunks, model, &want, (prompt, 5));
         assert_eq!(content.len(), 6, "5 pieces and the finish chunk");
-        for (n, c) in content.iter().enumerate() {
-            assert_eq!(c["object"], "chat.completion.chunk");
-            assert_eq!(
-                (&c["id"], &c["created"]),
-                (&content[0]["id"], &content[0]["created"])
-            );
-            assert_eq!(c["model"], *model);
-            assert_eq!(
-                c["choices"][0]["delta"].get("role").is_some(),
-                n == 0,
-                "role once"
-            );
-            let last = n == content.len() - 1;
-            assert_eq!(
-                c["choices"][0]["finish_reason"],
-                if last { json!("stop") } else { Value::Null }
-            );
-            assert!(c.get("usage").is_none());
-        }
-        assert_eq!(usage_chunk["id"], content[0]["id"]);
-        let rows = gw.usage_n(id, i + 1).await;
-        let r = &rows[0].row;
-        assert_eq!(
-            (r.prompt_tokens, r.completion_tokens),
-            (prompt, 5),
-            "{model}"
-        );
-        assert!(r.stream && !r.estimated);
+        assert_row(&gw.last_row(id, i + 1).await, model, (prompt, 5), true);
         assert_eq!(up.requests()[i]["stream"], true);
     }
 }
@@ -178,18 +108,9 @@ async fn v3_models_stream_from_add_events_until_finish() {
     let (id, key) = gw.plain_key().await;
     for (i, model) in V3_MODELS.iter().enumerate() {
         let text = format!("stream {model}");
-        let resp = gw
-            .post_chat(
-                &key,
-                &json!({"model": model, "messages": user(&text), "stream": true,
-                        "stream_options": {"include_usage": true}}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let (data, _) = sse_data(resp).await;
-        let chunks = chunks_of(&data);
+        let body = json!({"model": model, "messages": user(&text), "stream": true,
+                          "stream_options": {"include_usage": true}});
+        let chunks = stream_chat(&gw, &key, &body).await;
         let (usage_chunk, content) = chunks.split_last().unwrap();
         let (want, prompt) = expected(model, &text);
         assert_eq!(content_of(content), want, "{model}");
@@ -203,20 +124,10 @@ async fn v3_models_stream_from_add_events_until_finish() {
                 .all(|c| c["model"] == *model && c["id"] == content[0]["id"])
         );
         assert_eq!(up.requests()[i]["incremental"], true);
-        let rows = gw.usage_n(id, i + 1).await;
-        let r = &rows[0].row;
-        assert!(
-            r.stream && !r.estimated,
-            "{model}: usage read from the meta: line"
-        );
-        assert_eq!(
-            (r.prompt_tokens, r.completion_tokens),
-            (prompt, 5),
-            "{model}"
-        );
+        // The usage read from the finish event's meta: line.
+        assert_row(&gw.last_row(id, i + 1).await, model, (prompt, 5), true);
         assert_eq!(usage_chunk["usage"]["completion_tokens"], 5);
         assert_eq!(usage_chunk["usage"]["prompt_tokens"], prompt);
-        assert_eq!(r.status, 200);
     }
 }
 
@@ -260,13 +171,9 @@ async fn tools_non_stream_and_stream() {
         "GLM knows only `auto`"
     );
 
-    let resp = gw
-        .post_chat(&key, &json!({"model": "glm-4", "messages": user("weather?"), "tools": tools, "stream": true}))
-        .send()
-        .await
-        .unwrap();
-    let (data, _) = sse_data(resp).await;
-    let chunks = chunks_of(&data);
+    let body =
+        json!({"model": "glm-4", "messages": user("weather?"), "tools": tools, "stream": true});
+    let chunks = stream_chat(&gw, &key, &body).await;
     let call = &chunks[0]["choices"][0]["delta"]["tool_calls"][0];
     assert_eq!(call["index"], 0);
     assert_eq!(call["function"]["name"], "get_weather");
@@ -408,16 +315,9 @@ async fn v4_finish_reasons_sensitive_and_network_error() {
     let up = zhipu_sim().await;
     let gw = gateway(&up).await;
     let (id, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "glm-4", "messages": user("x sim_finish:sensitive"), "stream": true}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let (data, _) = sse_data(resp).await;
-    let chunks = chunks_of(&data);
+    let body =
+        json!({"model": "glm-4", "messages": user("x sim_finish:sensitive"), "stream": true});
+    let chunks = stream_chat(&gw, &key, &body).await;
     assert_eq!(
         chunks.last().unwrap()["choices"][0]["finish_reason"],
         "content_filter"

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use switchyard_sim::AnthropicSimConfig;
 
-use super::{KEY, ant_sim, chunks_of, gateway};
+use super::{KEY, ant_sim, gateway};
 use crate::helpers::*;
 
 #[tokio::test]
@@ -86,17 +86,9 @@ async fn cache_read_tokens_are_prompt_tokens_and_cached_details() {
         json!({"prompt_tokens": 1028, "completion_tokens": 5, "total_tokens": 1033,
                "prompt_tokens_details": {"cached_tokens": 1000}})
     );
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "claude-sonnet-4-5-20250929", "messages": user("abcd"), "stream": true,
-                    "stream_options": {"include_usage": true}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let (data, _) = sse_data(resp).await;
-    let chunks = chunks_of(&data);
+    let body = json!({"model": "claude-sonnet-4-5-20250929", "messages": user("abcd"),
+                      "stream": true, "stream_options": {"include_usage": true}});
+    let chunks = stream_chat(&gw, &key, &body).await;
     let usage = &chunks.last().unwrap()["usage"];
     assert_eq!(
         (&usage["prompt_tokens"], &usage["completion_tokens"]),

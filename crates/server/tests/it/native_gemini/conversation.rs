@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use switchyard_sim::Fault;
 use switchyard_sim::gemini::GeminiSimConfig;
 
-use super::{KEY, PIECES, THOUGHTS, chunks_of, gateway, gem_sim};
+use super::{KEY, PIECES, THOUGHTS, gateway, gem_sim};
 use crate::helpers::*;
 
 fn tools() -> Value {
@@ -132,19 +132,10 @@ async fn parallel_tool_calls_stream_with_indexes() {
     let up = gem_sim(GeminiSimConfig::new(KEY)).await;
     let gw = gateway(&up).await;
     let (id, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "gemini-2.0-flash", "stream": true, "tools": tools(),
-                "tool_choice": "required", "stream_options": {"include_usage": true},
-                "messages": user("weather and time, sim_parallel")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let (data, _) = sse_data(resp).await;
-    let chunks = chunks_of(&data);
+    let body = json!({"model": "gemini-2.0-flash", "stream": true, "tools": tools(),
+        "tool_choice": "required", "stream_options": {"include_usage": true},
+        "messages": user("weather and time, sim_parallel")});
+    let chunks = stream_chat(&gw, &key, &body).await;
     let (usage_chunk, content) = chunks.split_last().unwrap();
     assert_eq!(
         content.len(),
@@ -205,17 +196,10 @@ async fn cached_tokens_are_reported_and_priced() {
     // One USD per uncached prompt token, nothing for cached or output tokens.
     assert_eq!(rows[0].row.cost_micros, (prompt - 3) * 1_000_000);
     // The stream's final usage chunk carries the cached tokens too.
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "gemini-2.0-flash", "messages": user(text), "stream": true,
-                    "stream_options": {"include_usage": true}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let (data, _) = sse_data(resp).await;
-    let last: Value = serde_json::from_str(&data[data.len() - 2]).unwrap();
+    let body = json!({"model": "gemini-2.0-flash", "messages": user(text), "stream": true,
+                      "stream_options": {"include_usage": true}});
+    let chunks = stream_chat(&gw, &key, &body).await;
+    let last = chunks.last().unwrap();
     assert_eq!(
         last["usage"]["prompt_tokens_details"],
         json!({"cached_tokens": 3})

@@ -37,16 +37,9 @@ async fn every_default_v2_model_non_stream_and_stream() {
     let (id, key) = gw.plain_key().await;
     let mut rows_seen = 0;
     for model in DEFAULT_MODELS_V2 {
-        let resp = gw
-            .post_chat(
-                &key,
-                &json!({"model": model, "messages": user("hello"), "temperature": 0}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{model}");
-        let v: Value = resp.json().await.unwrap();
+        let body = json!({"model": model, "messages": user("hello"), "temperature": 0});
+        let (status, v) = chat(&gw, &key, &body).await;
+        assert_eq!(status, 200, "{model}");
         assert_eq!(v["model"], *model);
         let choice = &v["choices"][0];
         assert_eq!(
@@ -62,61 +55,21 @@ async fn every_default_v2_model_non_stream_and_stream() {
         // ERNIE refuses temperature 0: the adapter sent the smallest accepted value.
         assert_eq!(up.requests().last().unwrap()["temperature"], json!(0.01));
         rows_seen += 1;
-        let r = &gw.usage_n(id, rows_seen).await[0].row;
-        assert_eq!(
-            (r.prompt_tokens, r.completion_tokens, r.estimated),
-            (4, 5, false)
-        );
+        assert_row(&gw.last_row(id, rows_seen).await, model, (4, 5), false);
 
-        let resp = gw
-            .post_chat(
-                &key,
-                &json!({"model": model, "messages": user("stream me"), "stream": true,
-                                     "stream_options": {"include_usage": true}}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let (data, _) = sse_data(resp).await;
-        assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
-        let chunks: Vec<Value> = data[..data.len() - 1]
-            .iter()
-            .map(|d| serde_json::from_str(d).unwrap())
-            .collect();
+        let body = json!({"model": model, "messages": user("stream me"), "stream": true,
+                          "stream_options": {"include_usage": true}});
+        let chunks = stream_chat(&gw, &key, &body).await;
         assert_eq!(chunks.len(), 7, "{chunks:?}");
-        assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-        assert!(
-            chunks
-                .iter()
-                .all(|c| c["model"] == *model && c["id"] == chunks[0]["id"])
-        );
-        assert!(
-            chunks[..5]
-                .iter()
-                .all(|c| c["choices"][0]["finish_reason"].is_null())
-        );
-        assert_eq!(chunks[5]["choices"][0]["finish_reason"], "stop");
-        let text: String = chunks
-            .iter()
-            .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-            .collect();
-        assert_eq!(text, format!("Hello from qianfan-v2 {model}: stream me"));
+        let want = format!("Hello from qianfan-v2 {model}: stream me");
         // Upstream usage (asked for with include_usage), once, in the gateway's final chunk.
-        assert_eq!(
-            chunks[6]["usage"],
-            json!({"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10})
-        );
+        assert_openai_stream(&chunks, model, &want, (5, 5));
         assert_eq!(
             up.requests().last().unwrap()["stream_options"],
             json!({"include_usage": true})
         );
         rows_seen += 1;
-        let r = &gw.usage_n(id, rows_seen).await[0].row;
-        assert_eq!(
-            (r.prompt_tokens, r.completion_tokens, r.stream),
-            (5, 5, true)
-        );
+        assert_row(&gw.last_row(id, rows_seen).await, model, (5, 5), true);
     }
 }
 
