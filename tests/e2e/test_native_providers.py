@@ -56,6 +56,68 @@ def _row(admin, key_id: int, request_id: str, timeout: float = 5.0) -> dict:
     return rows[0]
 
 
+def _check_ok_row(row: dict, model: str, prompt: int, completion: int, stream: bool) -> None:
+    """A successful chat's usage row: the upstream's exact counts."""
+    assert row["requested_model"] == model
+    assert row["status"] == 200 and row["stream"] is stream
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (prompt, completion)
+    assert row["estimated"] is False, "the upstream reported usage"
+
+
+def _check_usage(u, prompt: int, completion: int) -> None:
+    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (
+        prompt, completion, prompt + completion,
+    )
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
+    },
+}
+
+
+def _check_weather_call(c) -> None:
+    """The simulators' answer to WEATHER_TOOL: one call with fixed arguments."""
+    assert c.choices[0].finish_reason == "tool_calls"
+    call = c.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
+
+
+def _check_content_filter(client, model: str, text: str, stream: bool):
+    """The answer to `text` finishes with content_filter (streamed: once, usage still last);
+    returns the non-streamed completion."""
+    msgs = _msgs(text)
+    if not stream:
+        c = client.chat.completions.create(model=model, messages=msgs)
+        assert c.choices[0].finish_reason == "content_filter"
+        return c
+    chunks = list(client.chat.completions.create(
+        model=model, messages=msgs, stream=True, stream_options={"include_usage": True},
+    ))
+    finishes = [c.choices[0].finish_reason for c in chunks
+                if c.choices and c.choices[0].finish_reason]
+    assert finishes == ["content_filter"], finishes
+    assert chunks[-1].usage is not None and chunks[-1].choices == []
+    return None
+
+
+def _broken_stream(client, model: str, text: str):
+    """Streams `text` to a failure after the 200: (the stream, the chunks received before)."""
+    stream = client.chat.completions.create(model=model, messages=_msgs(text), stream=True)
+    got = []
+    # Closed on the way out: an abandoned response of the shared client, collected while
+    # httpcore holds its pool lock, deadlocks the next request.
+    with stream, pytest.raises(openai.APIError) as ei:
+        for c in stream:
+            got.append(c)
+    assert not isinstance(ei.value, openai.APIStatusError), "the 200 was already sent"
+    return stream, got
+
+
 def test_default_models_listed(native_client: openai.OpenAI) -> None:
     """Channels without `models` serve their provider's defaults: exactly the names tested here."""
     ids = {m.id for m in native_client.models.list()}
@@ -81,15 +143,10 @@ def test_chat(native_client, native_admin, native_key, provider: str, model: str
     assert choice.finish_reason == "stop"
     assert c.usage is not None
     prompt, completion = n.prompt_tokens(msgs), n.completion_tokens(model)
-    assert (c.usage.prompt_tokens, c.usage.completion_tokens, c.usage.total_tokens) == (
-        prompt, completion, prompt + completion,
-    )
+    _check_usage(c.usage, prompt, completion)
     row = _row(native_admin, native_key["id"], c._request_id)
-    assert row["endpoint"] == "chat/completions"
-    assert row["requested_model"] == model
-    assert row["status"] == 200 and row["error_code"] is None and row["stream"] is False
-    assert (row["prompt_tokens"], row["completion_tokens"]) == (prompt, completion)
-    assert row["estimated"] is False, "the upstream reported usage"
+    assert row["endpoint"] == "chat/completions" and row["error_code"] is None
+    _check_ok_row(row, model, prompt, completion, stream=False)
 
 
 @pytest.mark.parametrize("provider,model", natives.chat_params("chat-stream"))
@@ -121,15 +178,8 @@ def test_chat_stream(native_client, native_admin, native_key, provider: str, mod
     assert len({c.id for c in chunks}) == 1, "every chunk shares one id"
     assert {c.model for c in chunks} == {model}
     prompt, completion = n.prompt_tokens(msgs), n.completion_tokens(model)
-    u = last.usage
-    assert (u.prompt_tokens, u.completion_tokens, u.total_tokens) == (
-        prompt, completion, prompt + completion,
-    )
-    row = _row(native_admin, native_key["id"], rid)
-    assert row["requested_model"] == model
-    assert row["status"] == 200 and row["stream"] is True
-    assert (row["prompt_tokens"], row["completion_tokens"]) == (prompt, completion)
-    assert row["estimated"] is False, "the upstream reported usage"
+    _check_usage(last.usage, prompt, completion)
+    _check_ok_row(_row(native_admin, native_key["id"], rid), model, prompt, completion, True)
 
 
 @pytest.mark.parametrize(
@@ -238,34 +288,13 @@ def test_mapped_error(
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_hunyuan_sensitive_finish_is_content_filter(native_client, stream: bool) -> None:
     """Output moderation (`FinishReason: sensitive`) stops the answer: `content_filter`."""
-    msgs = _msgs("tell me sim_error:sensitive")
-    if stream:
-        chunks = list(native_client.chat.completions.create(
-            model="hunyuan-lite", messages=msgs, stream=True,
-            stream_options={"include_usage": True},
-        ))
-        finishes = [c.choices[0].finish_reason for c in chunks
-                    if c.choices and c.choices[0].finish_reason]
-        assert finishes == ["content_filter"], finishes
-        assert chunks[-1].usage is not None and chunks[-1].choices == []
-    else:
-        c = native_client.chat.completions.create(model="hunyuan-lite", messages=msgs)
-        assert c.choices[0].finish_reason == "content_filter"
+    _check_content_filter(native_client, "hunyuan-lite", "tell me sim_error:sensitive", stream)
 
 
 @pytest.mark.skipif("hunyuan" not in BY_NAME, reason="hunyuan not ready")
 def test_hunyuan_mid_stream_error(native_client, native_admin, native_key) -> None:
     """`ErrorMsg` after the first frame: the SDK raises after the text received so far."""
-    stream = native_client.chat.completions.create(
-        model="hunyuan-lite", messages=_msgs("break sim_error:stream4000"), stream=True
-    )
-    got = []
-    # Closed on the way out: an abandoned response of the shared client, collected while
-    # httpcore holds its pool lock, deadlocks the next request.
-    with stream, pytest.raises(openai.APIError) as ei:
-        for c in stream:
-            got.append(c)
-    assert not isinstance(ei.value, openai.APIStatusError), "the 200 was already sent"
+    stream, got = _broken_stream(native_client, "hunyuan-lite", "break sim_error:stream4000")
     assert got, "the chunk before the failure reaches the client"
     row = _row(native_admin, native_key["id"], stream.response.headers["x-request-id"])
     assert row["status"] >= 500 and row["stream"] is True, row
@@ -273,20 +302,10 @@ def test_hunyuan_mid_stream_error(native_client, native_admin, native_key) -> No
 
 @pytest.mark.skipif("hunyuan" not in BY_NAME, reason="hunyuan not ready")
 def test_hunyuan_tool_call(native_client) -> None:
-    tool = {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
-        },
-    }
     c = native_client.chat.completions.create(
-        model="hunyuan-pro", messages=_msgs("weather in Paris?"), tools=[tool]
+        model="hunyuan-pro", messages=_msgs("weather in Paris?"), tools=[WEATHER_TOOL]
     )
-    assert c.choices[0].finish_reason == "tool_calls"
-    call = c.choices[0].message.tool_calls[0]
-    assert call.function.name == "get_weather"
-    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
+    _check_weather_call(c)
 
 
 @pytest.mark.skipif("zhipu" not in BY_NAME, reason="zhipu not ready")
@@ -300,52 +319,22 @@ def test_zhipu_embedding2_refuses_lists(native_client) -> None:
 @pytest.mark.skipif("zhipu" not in BY_NAME, reason="zhipu not ready")
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_zhipu_sensitive_finish_is_content_filter(native_client, stream: bool) -> None:
-    msgs = _msgs("tell me sim_finish:sensitive")
-    if stream:
-        chunks = list(native_client.chat.completions.create(
-            model="glm-4", messages=msgs, stream=True, stream_options={"include_usage": True},
-        ))
-        finishes = [c.choices[0].finish_reason for c in chunks
-                    if c.choices and c.choices[0].finish_reason]
-        assert finishes == ["content_filter"], finishes
-        assert chunks[-1].usage is not None and chunks[-1].choices == []
-    else:
-        c = native_client.chat.completions.create(model="glm-4", messages=msgs)
-        assert c.choices[0].finish_reason == "content_filter"
+    _check_content_filter(native_client, "glm-4", "tell me sim_finish:sensitive", stream)
 
 
 @pytest.mark.skipif("spark" not in BY_NAME, reason="spark not ready")
 def test_spark_tool_call(native_client) -> None:
     """Spark Max takes functions; the SDK gets an OpenAI tool call (aggregated from frames)."""
-    tool = {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
-        },
-    }
     c = native_client.chat.completions.create(
-        model="SparkDesk-v3.5", messages=_msgs("weather in Paris?"), tools=[tool]
+        model="SparkDesk-v3.5", messages=_msgs("weather in Paris?"), tools=[WEATHER_TOOL]
     )
-    assert c.choices[0].finish_reason == "tool_calls"
-    call = c.choices[0].message.tool_calls[0]
-    assert call.function.name == "get_weather"
-    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
+    _check_weather_call(c)
 
 
 @pytest.mark.skipif("spark" not in BY_NAME, reason="spark not ready")
 def test_spark_mid_stream_moderation(native_client) -> None:
     """10014 (output withheld) after two text frames: the SDK raises after those chunks."""
-    stream = native_client.chat.completions.create(
-        model="SparkDesk-v3.5", messages=_msgs("say sim_error:10014"), stream=True
-    )
-    got = []
-    # Closed on the way out: an abandoned response of the shared client, collected while
-    # httpcore holds its pool lock, deadlocks the next request.
-    with stream, pytest.raises(openai.APIError) as ei:
-        for c in stream:
-            got.append(c)
-    assert not isinstance(ei.value, openai.APIStatusError), "the 200 was already sent"
+    _, got = _broken_stream(native_client, "SparkDesk-v3.5", "say sim_error:10014")
     assert got, "the chunks before the failure reach the client"
 
 
@@ -353,19 +342,8 @@ def test_spark_mid_stream_moderation(native_client) -> None:
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_qianfan_unsafe_answer_is_content_filter(native_client, stream: bool) -> None:
     """`need_clear_history: true` (input or output judged unsafe) finishes with content_filter."""
-    msgs = _msgs("tell me sim_unsafe")
-    if stream:
-        chunks = list(native_client.chat.completions.create(
-            model="ERNIE-3.5-8K", messages=msgs, stream=True,
-            stream_options={"include_usage": True},
-        ))
-        finishes = [c.choices[0].finish_reason for c in chunks
-                    if c.choices and c.choices[0].finish_reason]
-        assert finishes == ["content_filter"], finishes
-        assert chunks[-1].usage is not None and chunks[-1].choices == []
-    else:
-        c = native_client.chat.completions.create(model="ERNIE-3.5-8K", messages=msgs)
-        assert c.choices[0].finish_reason == "content_filter"
+    c = _check_content_filter(native_client, "ERNIE-3.5-8K", "tell me sim_unsafe", stream)
+    if not stream:
         assert c.choices[0].message.content
 
 
@@ -373,37 +351,15 @@ def test_qianfan_unsafe_answer_is_content_filter(native_client, stream: bool) ->
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_gemini_safety_finish_is_content_filter(native_client, stream: bool) -> None:
     """`finishReason: SAFETY` (HTTP 200) finishes the answer with content_filter."""
-    msgs = _msgs("tell me sim_error:SAFETY")
-    if stream:
-        chunks = list(native_client.chat.completions.create(
-            model="gemini-2.0-flash", messages=msgs, stream=True,
-            stream_options={"include_usage": True},
-        ))
-        finishes = [c.choices[0].finish_reason for c in chunks
-                    if c.choices and c.choices[0].finish_reason]
-        assert finishes == ["content_filter"], finishes
-        assert chunks[-1].usage is not None and chunks[-1].choices == []
-    else:
-        c = native_client.chat.completions.create(model="gemini-2.0-flash", messages=msgs)
-        assert c.choices[0].finish_reason == "content_filter"
+    _check_content_filter(native_client, "gemini-2.0-flash", "tell me sim_error:SAFETY", stream)
 
 
 @pytest.mark.skipif("dashscope" not in BY_NAME, reason="dashscope not ready")
 def test_dashscope_mid_stream_error(native_client, native_admin, native_key) -> None:
     """An `event:error` frame after two result frames: the SDK raises after those chunks, and the
     usage of the chunks received (cumulative in DashScope frames) is still logged."""
-    stream = native_client.chat.completions.create(
-        model="qwen-plus",
-        messages=_msgs("go sim_dashscope_error:Throttling.RateQuota;after=2"),
-        stream=True,
-    )
-    got = []
-    # Closed on the way out: an abandoned response of the shared client, collected while
-    # httpcore holds its pool lock, deadlocks the next request.
-    with stream, pytest.raises(openai.APIError) as ei:
-        for c in stream:
-            got.append(c)
-    assert not isinstance(ei.value, openai.APIStatusError), "the 200 was already sent"
+    text = "go sim_dashscope_error:Throttling.RateQuota;after=2"
+    stream, got = _broken_stream(native_client, "qwen-plus", text)
     assert len(got) == 2, got
     row = _row(native_admin, native_key["id"], stream.response.headers["x-request-id"])
     assert (row["status"], row["stream"], row["completion_tokens"]) == (429, True, 2), row
@@ -412,27 +368,19 @@ def test_dashscope_mid_stream_error(native_client, native_admin, native_key) -> 
 @pytest.mark.skipif("dashscope" not in BY_NAME, reason="dashscope not ready")
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 def test_dashscope_tool_call(native_client, stream: bool) -> None:
-    tool = {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
-        },
-    }
     msgs = _msgs("weather in Paris?")
     if stream:
         with native_client.chat.completions.stream(
-            model="qwen-plus", messages=msgs, tools=[tool]
+            model="qwen-plus", messages=msgs, tools=[WEATHER_TOOL]
         ) as s:
             for _ in s:
                 pass
             c = s.get_final_completion()
     else:
-        c = native_client.chat.completions.create(model="qwen-plus", messages=msgs, tools=[tool])
-    assert c.choices[0].finish_reason == "tool_calls"
-    call = c.choices[0].message.tool_calls[0]
-    assert call.function.name == "get_weather"
-    assert json.loads(call.function.arguments) == {"location": "Paris", "unit": "celsius"}
+        c = native_client.chat.completions.create(
+            model="qwen-plus", messages=msgs, tools=[WEATHER_TOOL]
+        )
+    _check_weather_call(c)
 
 
 @pytest.mark.skipif("dashscope" not in BY_NAME, reason="dashscope not ready")
