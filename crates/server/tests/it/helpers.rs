@@ -290,3 +290,9 @@ pub fn assert_row(r: &UsageRow, model: &str, (prompt, completion): (i64, i64), s
     assert!(!r.estimated, "{model}: usage came from the upstream");
     assert_eq!((r.stream, r.status), (stream, 200), "{model}");
 }
+
+/// Status and `data:` payloads of a chat request that streams (or fails before it does).
+pub async fn stream_data(gw: &Gateway, key: &str, body: &Value) -> (u16, Vec<String>) {
+    let resp = gw.post_chat(key, body).send().await.unwrap();
+    (resp.status().as_u16(), sse_data(resp).await.0)
+}

@@ -377,17 +377,14 @@ async fn an_error_frame_mid_stream_ends_the_stream_with_an_error_and_settles_usa
     let sim = ds().await;
     let gw = gateway(&sim).await;
     let (id, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "qwen-turbo", "stream": true,
+    let (st, data) = stream_data(
+        &gw,
+        &key,
+        &json!({"model": "qwen-turbo", "stream": true,
                     "messages": user("go sim_dashscope_error:Throttling.RateQuota;after=2")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let (data, _) = sse_data(resp).await;
+    )
+    .await;
+    assert_eq!(st, 200);
     assert!(
         !data.contains(&"[DONE]".to_owned()),
         "a failed stream has no [DONE]"

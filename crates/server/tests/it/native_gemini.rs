@@ -76,13 +76,8 @@ async fn every_default_chat_model_non_stream_with_usage_rows() {
     let (id, key) = gw.plain_key().await;
     for (i, model) in CHAT_MODELS.iter().enumerate() {
         let text = format!("hello {model}");
-        let resp = gw
-            .post_chat(&key, &json!({"model": model, "messages": user(&text)}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{model}");
-        let v: Value = resp.json().await.unwrap();
+        let (st, v) = chat(&gw, &key, &json!({"model": model, "messages": user(&text)})).await;
+        assert_eq!(st, 200, "{model}");
         let (want, prompt, completion) = expected(model, &text);
         assert_eq!(v["object"], "chat.completion");
         assert_eq!(v["model"], *model);

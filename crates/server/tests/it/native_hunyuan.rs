@@ -51,13 +51,8 @@ async fn every_default_model_non_stream_with_usage_rows() {
     let (id, key) = gw.plain_key().await;
     for (i, model) in CHAT_MODELS.iter().enumerate() {
         let text = format!("hello {model}");
-        let resp = gw
-            .post_chat(&key, &json!({"model": model, "messages": user(&text)}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{model}");
-        let v: Value = resp.json().await.unwrap();
+        let (st, v) = chat(&gw, &key, &json!({"model": model, "messages": user(&text)})).await;
+        assert_eq!(st, 200, "{model}");
         let (want, prompt) = expected(native(model), &text);
         assert_eq!(v["object"], "chat.completion");
         assert_eq!(v["model"], *model, "the client sees the name it asked for");
@@ -161,16 +156,13 @@ async fn http_200_errors_are_mapped_to_openai_statuses() {
         ("InternalError", 502, "InternalError"),
     ];
     for (n, (code, status, openai_code)) in cases.iter().enumerate() {
-        let resp = gw
-            .post_chat(
-                &key,
-                &json!({"model": "hunyuan-lite", "messages": user(&format!("sim_error:{code}"))}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), *status, "{code}");
-        let v: Value = resp.json().await.unwrap();
+        let (st, v) = chat(
+            &gw,
+            &key,
+            &json!({"model": "hunyuan-lite", "messages": user(&format!("sim_error:{code}"))}),
+        )
+        .await;
+        assert_eq!(st, *status, "{code}");
         assert_eq!(v["error"]["code"], *openai_code, "{code}: {v}");
         let rows = gw.usage_n(id, n + 1).await;
         assert_eq!(rows[0].row.status, i64::from(*status));
@@ -201,16 +193,13 @@ async fn a_refused_signature_fails_over_to_the_next_channel() {
     ))
     .await;
     let (_, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "hunyuan-lite", "messages": user("hi")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(
+        &gw,
+        &key,
+        &json!({"model": "hunyuan-lite", "messages": user("hi")}),
+    )
+    .await;
+    assert_eq!(st, 200);
     assert_eq!(
         v["choices"][0]["message"]["content"],
         "Hello from hunyuan hunyuan-lite: hi"
@@ -227,16 +216,8 @@ async fn mid_stream_error_msg_ends_the_stream_with_an_error_object() {
     let up = hunyuan_sim().await;
     let gw = gateway(&up).await;
     let (id, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "hunyuan-lite", "messages": user("x sim_error:stream4001"), "stream": true}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let (data, _) = sse_data(resp).await;
+    let (st, data) = stream_data(&gw, &key, &json!({"model": "hunyuan-lite", "messages": user("x sim_error:stream4001"), "stream": true})).await;
+    assert_eq!(st, 200);
     let first: Value = serde_json::from_str(&data[0]).unwrap();
     assert!(first["choices"][0]["delta"]["content"].is_string());
     let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
@@ -254,15 +235,7 @@ async fn sensitive_stream_finishes_with_content_filter() {
     let up = hunyuan_sim().await;
     let gw = gateway(&up).await;
     let (_, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "hunyuan-lite", "messages": user("x sim_error:sensitive"), "stream": true}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let (data, _) = sse_data(resp).await;
+    let (_, data) = stream_data(&gw, &key, &json!({"model": "hunyuan-lite", "messages": user("x sim_error:sensitive"), "stream": true})).await;
     let last: Value = serde_json::from_str(&data[data.len() - 2]).unwrap();
     assert_eq!(last["choices"][0]["finish_reason"], "content_filter");
 }
@@ -275,17 +248,14 @@ async fn error_before_a_stream_starts_is_mapped() {
     let up = hunyuan_sim().await;
     let gw = gateway(&up).await;
     let (_, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "hunyuan-lite", "stream": true,
+    let (st, v) = chat(
+        &gw,
+        &key,
+        &json!({"model": "hunyuan-lite", "stream": true,
                     "messages": user("sim_error:OperationDenied.TextIllegalDetected")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let v: Value = resp.json().await.unwrap();
+    )
+    .await;
+    assert_eq!(st, 400);
     assert_eq!(v["error"]["code"], "content_filter");
 }
 

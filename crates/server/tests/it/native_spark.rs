@@ -52,13 +52,13 @@ async fn every_default_model_non_stream_with_usage_rows() {
     let gw = gateway(&up).await;
     let (id, key) = gw.plain_key().await;
     for (i, (model, domain)) in MODELS.iter().enumerate() {
-        let resp = gw
-            .post_chat(&key, &json!({"model": model, "messages": user("hello")}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{model}");
-        let v: Value = resp.json().await.unwrap();
+        let (st, v) = chat(
+            &gw,
+            &key,
+            &json!({"model": model, "messages": user("hello")}),
+        )
+        .await;
+        assert_eq!(st, 200, "{model}");
         assert_eq!(v["object"], "chat.completion");
         assert_eq!(v["model"], *model);
         assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-cht"), "{v}");
@@ -143,16 +143,13 @@ async fn tools_come_back_as_tool_calls_stream_and_non_stream() {
     let (_, key) = gw.plain_key().await;
     let tools = json!([{"type": "function", "function": {"name": "get_weather",
         "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}}]);
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "SparkDesk-v3.5", "messages": user("weather?"), "tools": tools}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(
+        &gw,
+        &key,
+        &json!({"model": "SparkDesk-v3.5", "messages": user("weather?"), "tools": tools}),
+    )
+    .await;
+    assert_eq!(st, 200);
     let call = &v["choices"][0]["message"]["tool_calls"][0];
     assert_eq!(call["type"], "function");
     assert_eq!(call["function"]["name"], "get_weather");
@@ -183,16 +180,13 @@ async fn tools_come_back_as_tool_calls_stream_and_non_stream() {
     );
 
     // Lite has no function calling: refused before any connection.
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "SparkDesk-v1.1", "messages": user("weather?"), "tools": tools}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(
+        &gw,
+        &key,
+        &json!({"model": "SparkDesk-v1.1", "messages": user("weather?"), "tools": tools}),
+    )
+    .await;
+    assert_eq!(st, 400);
     assert_eq!(v["error"]["param"], "tools");
     assert_eq!(up.request_count(), 2);
 }
@@ -209,16 +203,13 @@ async fn spark_error_codes_map_to_openai_errors() {
         ("sim_error:10008", 503, "upstream_unavailable"),
     ];
     for (prompt, status, code) in cases {
-        let resp = gw
-            .post_chat(
-                &key,
-                &json!({"model": "SparkDesk-v3.5", "messages": user(prompt)}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), status, "{prompt}");
-        let v: Value = resp.json().await.unwrap();
+        let (st, v) = chat(
+            &gw,
+            &key,
+            &json!({"model": "SparkDesk-v3.5", "messages": user(prompt)}),
+        )
+        .await;
+        assert_eq!(st, status, "{prompt}");
         assert_eq!(v["error"]["code"], code, "{prompt}: {v}");
         assert!(
             v["error"]["message"]
@@ -237,16 +228,13 @@ async fn output_moderation_mid_stream_ends_with_an_error_not_a_clean_stop() {
     let up = spark_sim().await;
     let gw = gateway(&up).await;
     let (_, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "SparkDesk-v3.5", "messages": user("sim_error:10014"), "stream": true}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "the first frames already went out");
-    let (data, _) = sse_data(resp).await;
+    let (st, data) = stream_data(
+        &gw,
+        &key,
+        &json!({"model": "SparkDesk-v3.5", "messages": user("sim_error:10014"), "stream": true}),
+    )
+    .await;
+    assert_eq!(st, 200, "the first frames already went out");
     let joined = data.join("\n");
     assert!(joined.contains("Hello"), "{joined}");
     let last_json: Vec<Value> = data
@@ -314,16 +302,13 @@ async fn refused_signature_fails_over_and_alone_is_a_bad_gateway() {
     ))
     .await;
     let (_, key) = alone.plain_key().await;
-    let resp = alone
-        .post_chat(
-            &key,
-            &json!({"model": "SparkDesk-v3.5", "messages": user("hi")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 502);
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(
+        &alone,
+        &key,
+        &json!({"model": "SparkDesk-v3.5", "messages": user("hi")}),
+    )
+    .await;
+    assert_eq!(st, 502);
     assert_eq!(v["error"]["code"], "upstream_auth_failed");
     assert!(
         v["error"]["message"]

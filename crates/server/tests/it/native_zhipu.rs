@@ -45,13 +45,8 @@ async fn every_default_chat_model_non_stream_with_usage_rows() {
     let (id, key) = gw.plain_key().await;
     for (i, model) in V4_MODELS.iter().chain(V3_MODELS.iter()).enumerate() {
         let text = format!("hello {model}");
-        let resp = gw
-            .post_chat(&key, &json!({"model": model, "messages": user(&text)}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{model}");
-        let v: Value = resp.json().await.unwrap();
+        let (st, v) = chat(&gw, &key, &json!({"model": model, "messages": user(&text)})).await;
+        assert_eq!(st, 200, "{model}");
         let (want, prompt) = expected(model, &text);
         assert_eq!(v["object"], "chat.completion");
         assert_eq!(v["model"], *model);
@@ -203,16 +198,13 @@ async fn mapped_error_codes_reach_the_client_as_openai_errors() {
         ("chatglm_std", "1303", 429, "rate_limit_exceeded"),
     ];
     for (n, (model, code, status, openai_code)) in cases.iter().enumerate() {
-        let resp = gw
-            .post_chat(
-                &key,
-                &json!({"model": model, "messages": user(&format!("sim_error:{code}"))}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), *status, "{model} {code}");
-        let v: Value = resp.json().await.unwrap();
+        let (st, v) = chat(
+            &gw,
+            &key,
+            &json!({"model": model, "messages": user(&format!("sim_error:{code}"))}),
+        )
+        .await;
+        assert_eq!(st, *status, "{model} {code}");
         assert_eq!(v["error"]["code"], *openai_code, "{model} {code}: {v}");
         let rows = gw.usage_n(id, n + 1).await;
         assert_eq!(rows[0].row.status, i64::from(*status));
@@ -228,13 +220,13 @@ async fn unknown_upstream_model_is_a_404() {
     ))
     .await;
     let (_, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(&key, &json!({"model": "glm-4", "messages": user("hi")}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(
+        &gw,
+        &key,
+        &json!({"model": "glm-4", "messages": user("hi")}),
+    )
+    .await;
+    assert_eq!(st, 404);
     assert_eq!(v["error"]["code"], "model_not_found");
     assert_eq!(up.requests()[0]["model"], "glm-99");
 }
@@ -264,13 +256,8 @@ async fn a_refused_token_fails_over_to_the_next_channel() {
     .await;
     let (_, key) = gw.plain_key().await;
     for (model, requests) in [("glm-4", 2), ("chatglm_std", 4)] {
-        let resp = gw
-            .post_chat(&key, &json!({"model": model, "messages": user("hi")}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{model}");
-        let v: Value = resp.json().await.unwrap();
+        let (st, v) = chat(&gw, &key, &json!({"model": model, "messages": user("hi")})).await;
+        assert_eq!(st, 200, "{model}");
         assert_eq!(
             v["choices"][0]["message"]["content"],
             format!("Hello from zhipu {model}: hi")
@@ -335,13 +322,13 @@ async fn v4_finish_reasons_sensitive_and_network_error() {
         .unwrap();
     assert_eq!(v["choices"][0]["finish_reason"], "content_filter");
 
-    let resp = gw
-        .post_chat(&key, &json!({"model": "glm-4", "messages": user("x sim_finish:network_error"), "stream": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "the first chunks were already sent");
-    let (data, _) = sse_data(resp).await;
+    let (st, data) = stream_data(
+        &gw,
+        &key,
+        &json!({"model": "glm-4", "messages": user("x sim_finish:network_error"), "stream": true}),
+    )
+    .await;
+    assert_eq!(st, 200, "the first chunks were already sent");
     let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
     assert_eq!(last["error"]["code"], "upstream_network_error", "{last}");
     assert!(!data.iter().any(|d| d == "[DONE]"));
@@ -366,13 +353,13 @@ async fn v3_stream_interrupted_ends_with_an_error_object() {
     let up = zhipu_sim().await;
     let gw = gateway(&up).await;
     let (_, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(&key, &json!({"model": "chatglm_pro", "messages": user("sim_event:interrupted"), "stream": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let (data, _) = sse_data(resp).await;
+    let (st, data) = stream_data(
+        &gw,
+        &key,
+        &json!({"model": "chatglm_pro", "messages": user("sim_event:interrupted"), "stream": true}),
+    )
+    .await;
+    assert_eq!(st, 200);
     let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
     assert!(
         last["error"]["message"]
@@ -391,16 +378,13 @@ async fn v3_error_before_a_stream_is_mapped() {
     let up = zhipu_sim().await;
     let gw = gateway(&up).await;
     let (_, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "chatglm_std", "stream": true, "messages": user("sim_error:1301")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(
+        &gw,
+        &key,
+        &json!({"model": "chatglm_std", "stream": true, "messages": user("sim_error:1301")}),
+    )
+    .await;
+    assert_eq!(st, 400);
     assert_eq!(v["error"]["code"], "content_filter");
 }
 

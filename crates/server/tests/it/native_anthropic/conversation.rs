@@ -28,9 +28,8 @@ async fn scattered_system_messages_consecutive_turns_and_tool_results_are_repair
             {"role": "tool", "tool_call_id": "toolu_01B", "content": "noon"}
         ]
     });
-    let resp = gw.post_chat(&key, &body).send().await.unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(&gw, &key, &body).await;
+    assert_eq!(st, 200, "{v}");
     assert_eq!(
         v["choices"][0]["message"]["content"],
         "Hello from anthropic claude-3-7-sonnet-20250219: tool result: 18C noon"
@@ -124,9 +123,8 @@ async fn images_arrive_as_base64_sources_whether_data_or_fetched_urls() {
         {"type": "image_url", "image_url": {"url": "data:image/gif;base64,R0lGODlhAQABAAAAACw="}},
         {"type": "image_url", "image_url": {"url": format!("http://{img_addr}/cat.png"), "detail": "low"}}
     ]}]});
-    let resp = gw.post_chat(&key, &body).send().await.unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(&gw, &key, &body).await;
+    assert_eq!(st, 200, "{v}");
     // "what are these?" = 15 characters: 15/4 + 3 = 6, plus 85 per image.
     assert_eq!(v["usage"]["prompt_tokens"], 6 + 2 * 85);
     use base64::Engine as _;
@@ -199,27 +197,24 @@ async fn a_wrong_channel_key_and_an_unknown_model_are_mapped() {
     ))
     .await;
     let (_, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "claude-2.1", "messages": user("hi")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 502);
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(
+        &gw,
+        &key,
+        &json!({"model": "claude-2.1", "messages": user("hi")}),
+    )
+    .await;
+    assert_eq!(st, 502);
     assert_eq!(v["error"]["code"], "upstream_auth_failed");
     let msg = v["error"]["message"].as_str().unwrap();
     assert!(msg.contains("invalid x-api-key"), "{msg}");
     assert!(!msg.contains("sk-ant-wrong"), "{msg}");
-    let resp = gw
-        .post_chat(&key, &json!({"model": "claude-9", "messages": user("hi")}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(
+        &gw,
+        &key,
+        &json!({"model": "claude-9", "messages": user("hi")}),
+    )
+    .await;
+    assert_eq!(st, 404);
     assert_eq!(v["error"]["code"], "model_not_found", "{v}");
 }
 
@@ -228,17 +223,14 @@ async fn an_error_event_mid_stream_becomes_an_openai_error_frame() {
     let up = ant_sim(AnthropicSimConfig::new(KEY)).await;
     let gw = gateway(&up).await;
     let (id, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "claude-3-opus-20240229", "stream": true,
+    let (st, data) = stream_data(
+        &gw,
+        &key,
+        &json!({"model": "claude-3-opus-20240229", "stream": true,
                     "messages": user("sim_error:overloaded_error;after=5")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "the first chunks were already sent");
-    let (data, _) = sse_data(resp).await;
+    )
+    .await;
+    assert_eq!(st, 200, "the first chunks were already sent");
     assert!(!data.iter().any(|d| d == "[DONE]"));
     let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
     assert_eq!(last["error"]["type"], "server_error", "{last}");

@@ -118,9 +118,8 @@ async fn tool_calls_results_and_thought_signatures_round_trip() {
     let mut broken = follow.clone();
     broken["messages"][1]["tool_calls"][0]["id"] = json!("call_x__ts_QUJD");
     broken["messages"][2]["tool_call_id"] = json!("call_x__ts_QUJD");
-    let resp = gw.post_chat(&key, &broken).send().await.unwrap();
-    assert_eq!(resp.status(), 400);
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(&gw, &key, &broken).await;
+    assert_eq!(st, 400);
     assert_eq!(v["error"]["message"], "Corrupted thought signature.");
     assert_eq!(v["error"]["code"], "invalid_argument");
     let rows = gw.usage_n(id, 3).await;
@@ -283,17 +282,14 @@ async fn gemini_errors_reach_the_client_as_openai_errors() {
         .unwrap();
     assert_eq!(v["choices"][0]["finish_reason"], "content_filter");
     // A blocked prompt in a stream: the 400 comes before any chunk.
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "gemini-2.0-flash", "stream": true,
+    let (st, v) = chat(
+        &gw,
+        &key,
+        &json!({"model": "gemini-2.0-flash", "stream": true,
                     "messages": user("sim_error:PROMPT_BLOCKED")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    let v: Value = resp.json().await.unwrap();
+    )
+    .await;
+    assert_eq!(st, 400);
     assert_eq!(v["error"]["code"], "content_filter");
 }
 
@@ -302,17 +298,14 @@ async fn an_error_event_mid_stream_becomes_an_openai_error_frame() {
     let up = gem_sim(GeminiSimConfig::new(KEY)).await;
     let gw = gateway(&up).await;
     let (id, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "gemini-2.0-flash", "stream": true,
+    let (st, data) = stream_data(
+        &gw,
+        &key,
+        &json!({"model": "gemini-2.0-flash", "stream": true,
                     "messages": user("sim_error:UNAVAILABLE@2")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "the first chunks were already sent");
-    let (data, _) = sse_data(resp).await;
+    )
+    .await;
+    assert_eq!(st, 200, "the first chunks were already sent");
     assert!(!data.iter().any(|d| d == "[DONE]"));
     let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
     assert_eq!(last["error"]["code"], "upstream_unavailable", "{last}");
@@ -381,16 +374,13 @@ async fn a_refused_key_and_an_overload_fail_over_to_the_next_channel() {
     ))
     .await;
     let (_, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "gemini-2.0-flash", "messages": user("hi")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 502);
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(
+        &gw,
+        &key,
+        &json!({"model": "gemini-2.0-flash", "messages": user("hi")}),
+    )
+    .await;
+    assert_eq!(st, 502);
     assert_eq!(v["error"]["code"], "upstream_auth_failed");
     assert!(
         v["error"]["message"]

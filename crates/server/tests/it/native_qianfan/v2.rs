@@ -1,7 +1,7 @@
 //! Baidu Qianfan v2 (OpenAI-shaped, `bce-v3/…` bearer key) through the gateway against the v2
 //! simulator: every default model stream and non-stream with usage, mapped errors.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use switchyard_providers::qianfan::DEFAULT_MODELS_V2;
 use switchyard_sim::{QianfanV2SimConfig, SimHandle, spawn_qianfan_v2};
 
@@ -85,31 +85,25 @@ async fn v2_errors_are_mapped() {
         ("server_high_load", 503, "server_overloaded"),
         ("account_overdue", 502, "upstream_auth_failed"),
     ] {
-        let resp = gw
-            .post_chat(
-                &key,
-                &json!({"model": "ernie-3.5-8k", "messages": user(&format!("sim_error:{code}"))}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), status, "{code}");
-        let v: Value = resp.json().await.unwrap();
+        let (st, v) = chat(
+            &gw,
+            &key,
+            &json!({"model": "ernie-3.5-8k", "messages": user(&format!("sim_error:{code}"))}),
+        )
+        .await;
+        assert_eq!(st, status, "{code}");
         assert_eq!(v["error"]["code"], openai, "{code}: {v}");
     }
     // A key the upstream refuses: 401 there, an upstream auth failure here.
     let gw = gateway(&up, "bce-v3/ALTAK-gw0123456789/wrong").await;
     let (_, key) = gw.plain_key().await;
-    let resp = gw
-        .post_chat(
-            &key,
-            &json!({"model": "ernie-3.5-8k", "messages": user("hi")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 502);
-    let v: Value = resp.json().await.unwrap();
+    let (st, v) = chat(
+        &gw,
+        &key,
+        &json!({"model": "ernie-3.5-8k", "messages": user("hi")}),
+    )
+    .await;
+    assert_eq!(st, 502);
     assert_eq!(v["error"]["code"], "upstream_auth_failed");
     assert!(!v.to_string().contains("wrong"), "{v}");
     // A key that is not a v2 key at all is the client's 400.
