@@ -120,6 +120,7 @@ pub(crate) fn log_rejection(
         requested_model: a.model.clone().unwrap_or_default(),
         upstream_model: None,
         prompt_tokens: 0,
+        cached_tokens: 0,
         completion_tokens: 0,
         total_tokens: 0,
         estimated: false,

@@ -25,18 +25,32 @@ pub(crate) struct Migration {
 }
 
 /// SQLite migrations, in version order.
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "cached_tokens",
+        sql: include_str!("../migrations/sqlite/0002_cached_tokens.sql"),
+    },
+];
 
 /// PostgreSQL migrations, in version order.
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "cached_tokens",
+        sql: include_str!("../migrations/postgres/0002_cached_tokens.sql"),
+    },
+];
 
 /// Key of the PostgreSQL advisory lock held while migrating ("swyd" + "migr").
 const PG_LOCK_KEY: i64 = 0x7377_7964_6d69_6772;

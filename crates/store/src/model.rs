@@ -121,6 +121,9 @@ pub struct UsageRow {
     pub upstream_model: Option<String>,
     /// Prompt tokens.
     pub prompt_tokens: i64,
+    /// The part of `prompt_tokens` the provider served from its cache (billed at the cached
+    /// price).
+    pub cached_tokens: i64,
     /// Completion tokens.
     pub completion_tokens: i64,
     /// Total tokens.
@@ -206,6 +209,7 @@ mod tests {
                 requested_model: "m".into(),
                 upstream_model: None,
                 prompt_tokens: 1,
+                cached_tokens: 0,
                 completion_tokens: 2,
                 total_tokens: 3,
                 estimated: false,

@@ -201,7 +201,7 @@ pub(crate) async fn insert_usage_batch(pool: &PgPool, rows: &[UsageRow]) -> Resu
         ") SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], \
          $5::text[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], \
          $11::boolean[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], \
-         $16::text[], $17::boolean[])"
+         $16::text[], $17::boolean[], $18::bigint[])"
     ))
     .bind(text(|r| &r.request_id))
     .bind(col(|r| r.created_at.timestamp_millis()))
@@ -220,6 +220,7 @@ pub(crate) async fn insert_usage_batch(pool: &PgPool, rows: &[UsageRow]) -> Resu
     .bind(col(|r| r.status))
     .bind(opt_text(|r| r.error_code.as_deref()))
     .bind(flag(|r| r.stream))
+    .bind(col(|r| r.cached_tokens))
     .execute(&mut *tx)
     .await?;
 

@@ -32,7 +32,7 @@ macro_rules! usage_insert_columns {
     () => {
         "request_id, created_at, key_id, channel_id, endpoint, requested_model, \
          upstream_model, prompt_tokens, completion_tokens, total_tokens, estimated, \
-         cost_micros, latency_ms, ttft_ms, status, error_code, stream"
+         cost_micros, latency_ms, ttft_ms, status, error_code, stream, cached_tokens"
     };
 }
 
@@ -46,7 +46,7 @@ macro_rules! usage_columns {
 pub(crate) use {channel_columns, key_columns, usage_columns, usage_insert_columns};
 
 /// Number of bind parameters per usage row in a multi-row INSERT.
-pub(crate) const USAGE_PARAMS_PER_ROW: usize = 17;
+pub(crate) const USAGE_PARAMS_PER_ROW: usize = 18;
 
 /// Current time as unix milliseconds.
 pub(crate) fn now_millis() -> i64 {
@@ -177,6 +177,7 @@ pub(crate) struct UsageLogRow {
     status: i64,
     error_code: Option<String>,
     stream: bool,
+    cached_tokens: i64,
 }
 
 impl UsageLogRow {
@@ -193,6 +194,7 @@ impl UsageLogRow {
                 requested_model: self.requested_model,
                 upstream_model: self.upstream_model,
                 prompt_tokens: self.prompt_tokens,
+                cached_tokens: self.cached_tokens,
                 completion_tokens: self.completion_tokens,
                 total_tokens: self.total_tokens,
                 estimated: self.estimated,

@@ -306,7 +306,8 @@ impl SqlitePools {
                         .bind(r.ttft_ms)
                         .bind(r.status)
                         .bind(&r.error_code)
-                        .bind(r.stream);
+                        .bind(r.stream)
+                        .bind(r.cached_tokens);
                 }
                 q.execute(&mut *tx).await?;
                 rest = tail;

@@ -155,6 +155,7 @@ impl Billing {
             requested_model: std::mem::take(&mut self.requested_model),
             upstream_model: self.upstream_model.take(),
             prompt_tokens: as_i64(m.prompt),
+            cached_tokens: as_i64(m.cached.min(m.prompt)),
             completion_tokens: as_i64(m.completion),
             total_tokens: as_i64(m.total()),
             estimated: m.estimated,

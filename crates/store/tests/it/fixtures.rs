@@ -32,6 +32,7 @@ pub(crate) fn usage_row(i: i64, key_id: Option<i64>, cost_micros: i64) -> UsageR
         requested_model: "gpt-4o-mini".to_owned(),
         upstream_model: (i % 3 == 0).then(|| "gpt-4o-mini-2024-07-18".to_owned()),
         prompt_tokens: 10 + i,
+        cached_tokens: i % 3,
         completion_tokens: 20 + i,
         total_tokens: 30 + 2 * i,
         estimated: i % 4 == 0,

@@ -96,6 +96,10 @@ async fn cache_read_tokens_are_prompt_tokens_and_cached_details() {
     let rows = gw.usage_n(id, 2).await;
     for r in &rows {
         assert_eq!((r.row.prompt_tokens, r.row.completion_tokens), (1028, 5));
+        assert_eq!(
+            r.row.cached_tokens, 1000,
+            "the usage row records the cache reads"
+        );
     }
 }
 

@@ -194,6 +194,10 @@ async fn cached_tokens_are_reported_and_priced() {
     let rows = gw.usage_n(id, 1).await;
     // One USD per uncached prompt token, nothing for cached or output tokens.
     assert_eq!(rows[0].row.cost_micros, (prompt - 3) * 1_000_000);
+    assert_eq!(
+        rows[0].row.cached_tokens, 3,
+        "the usage row records the cache hit"
+    );
     // The stream's final usage chunk carries the cached tokens too.
     let body = json!({"model": "gemini-2.0-flash", "messages": user(text), "stream": true,
                       "stream_options": {"include_usage": true}});
