@@ -25,6 +25,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use axum::serve::ListenerExt;
 use serde_json::json;
 
 pub use admin::{CreateKey, create_key, key_json};
@@ -109,6 +110,13 @@ pub async fn serve(
             });
         }
     };
+    // Small writes (a stream's chunks, a short JSON answer) go out at once: without
+    // TCP_NODELAY, Nagle's algorithm holds a chunk until the client's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on an accepted socket");
+        }
+    });
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
     let server = server.into_future();
     tokio::pin!(server);
