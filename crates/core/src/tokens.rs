@@ -1,7 +1,8 @@
 //! Local token counting with the bundled tiktoken vocabularies (no download, works offline).
 //!
-//! Used to size quota reservations and as the fallback when an upstream reports no usage. The
-//! vocabularies load once, lazily; [`warm_up`] loads them ahead of the first request.
+//! Used to size quota reservations and as the fallback when an upstream reports no usage. Each
+//! vocabulary loads once, on first use (a loaded one holds tens of MB); [`warm_up`] loads, ahead
+//! of the first request, only those that the served models use.
 
 use std::sync::OnceLock;
 
@@ -14,14 +15,18 @@ static O200K: OnceLock<Option<CoreBPE>> = OnceLock::new();
 /// Tokens charged per image part when counting locally (OpenAI's low-detail figure).
 pub const IMAGE_TOKENS: u64 = 85;
 
-fn bpe_for(model: &str) -> Option<&'static CoreBPE> {
-    let newer = model.starts_with("gpt-4o")
+/// Whether `model` counts with o200k (the newer OpenAI models) rather than cl100k.
+fn uses_o200k(model: &str) -> bool {
+    model.starts_with("gpt-4o")
         || model.starts_with("gpt-4.1")
         || model.starts_with("gpt-5")
         || model.starts_with("o1")
         || model.starts_with("o3")
-        || model.starts_with("o4");
-    if newer {
+        || model.starts_with("o4")
+}
+
+fn bpe_for(model: &str) -> Option<&'static CoreBPE> {
+    if uses_o200k(model) {
         O200K
             .get_or_init(|| tiktoken_rs::o200k_base().ok())
             .as_ref()
@@ -32,10 +37,26 @@ fn bpe_for(model: &str) -> Option<&'static CoreBPE> {
     }
 }
 
-/// Loads both vocabularies now.
-pub fn warm_up() {
-    let _ = bpe_for("gpt-4");
-    let _ = bpe_for("gpt-4o");
+/// Loads now the vocabularies that `models` count with (each at most once); a vocabulary no
+/// served model needs stays unloaded until a request needs it.
+pub fn warm_up<'a>(models: impl IntoIterator<Item = &'a str>) {
+    let (mut cl100k, mut o200k) = (false, false);
+    for m in models {
+        if uses_o200k(m) {
+            o200k = true;
+        } else {
+            cl100k = true;
+        }
+        if cl100k && o200k {
+            break;
+        }
+    }
+    if cl100k {
+        let _ = bpe_for("gpt-4");
+    }
+    if o200k {
+        let _ = bpe_for("gpt-4o");
+    }
 }
 
 /// Tokens in `text` for `model`'s tokenizer (cl100k for unknown models).
@@ -93,6 +114,8 @@ mod tests {
         assert_eq!(count_text("gpt-4", "hello world"), 2);
         assert_eq!(count_text("gpt-4o", "hello world"), 2);
         assert_eq!(count_text("anything", ""), 0);
+        assert!(uses_o200k("gpt-4o-mini") && uses_o200k("o3"));
+        assert!(!uses_o200k("gpt-4") && !uses_o200k("qwen-plus"));
         let msgs: Vec<ChatMessage> = serde_json::from_value(serde_json::json!([
             {"role": "system", "content": "You are helpful."},
             {"role": "user", "content": [{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"x"}}]}

@@ -76,7 +76,10 @@ impl AppState {
             .pool_idle_timeout(Duration::from_secs(90))
             .build()?;
         let usage = UsageWriter::start(store.clone(), &config.usage);
-        tokio::task::spawn_blocking(switchyard_core::tokens::warm_up);
+        let models = routes.models().to_vec();
+        tokio::task::spawn_blocking(move || {
+            switchyard_core::tokens::warm_up(models.iter().map(String::as_str));
+        });
         let inner = Inner {
             prices: PriceTable::new(&config.prices),
             config,
