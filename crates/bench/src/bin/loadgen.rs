@@ -56,6 +56,10 @@ struct Args {
     /// Record time to first byte separately (streams).
     #[arg(long)]
     stream: bool,
+    /// Seconds a request may take before it counts as an error (0: no limit). Keeps an
+    /// overloaded contender from holding the run for minutes.
+    #[arg(long, default_value_t = 0.0)]
+    timeout: f64,
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
@@ -71,6 +75,7 @@ struct Shared {
     stats: Mutex<Stats>,
     ok: AtomicU64,
     errors: AtomicU64,
+    timeouts: AtomicU64,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -90,7 +95,7 @@ async fn one(shared: &Shared, intended: Instant) {
         shared.errors.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    let result = async {
+    let work = async {
         let resp = shared.client.request(req).await?;
         let ok = resp.status().is_success();
         let mut body = resp.into_body();
@@ -102,8 +107,19 @@ async fn one(shared: &Shared, intended: Instant) {
             }
         }
         Ok::<_, anyhow::Error>((ok, first))
-    }
-    .await;
+    };
+    let result = if shared.args.timeout > 0.0 {
+        let limit = Duration::from_secs_f64(shared.args.timeout);
+        match tokio::time::timeout(limit, work).await {
+            Ok(r) => r,
+            Err(_) => {
+                shared.timeouts.fetch_add(1, Ordering::Relaxed);
+                Err(anyhow::anyhow!("timed out"))
+            }
+        }
+    } else {
+        work.await
+    };
     let total = intended.elapsed();
     match result {
         Ok((true, first)) => {
@@ -148,6 +164,7 @@ async fn main() -> anyhow::Result<()> {
         }),
         ok: AtomicU64::new(0),
         errors: AtomicU64::new(0),
+        timeouts: AtomicU64::new(0),
     });
     let started = Instant::now();
     let mut sent = 0u64;
@@ -214,6 +231,7 @@ async fn main() -> anyhow::Result<()> {
         "{}",
         json!({
             "sent": sent, "ok": ok, "errors": shared.errors.load(Ordering::Relaxed),
+            "timeouts": shared.timeouts.load(Ordering::Relaxed),
             "elapsed_s": elapsed, "achieved_rps": ok as f64 / elapsed,
             "latency_us": summary(&stats.total), "first_byte_us": summary(&stats.first),
         })
