@@ -8,16 +8,22 @@ Contenders, against the same `switchyard-sim openai` upstream in the same run:
   direct  - the simulator itself
   bare    - `bare-proxy`, a minimal hyper pass-through proxy (the floor any gateway can reach)
   sy      - Switchyard with key auth, a quota key, an rpm limit and usage logging to SQLite
-  sy-pg   - the same on PostgreSQL (when reachable)
-  litellm - LiteLLM proxy from bench/.venv (full runs with --litellm only)
+  sy-pg   - the same on PostgreSQL (a fresh database on 127.0.0.1:5432, dropped at the end;
+            skipped when `psql` cannot reach it)
+  litellm - the LiteLLM proxy from bench/.venv (full runs, when installed or installable;
+            `--no-litellm` skips it, `--litellm` insists on it)
 Load comes from `loadgen` (open loop, latency from the intended send time). The gateway and
-proxy are pinned to CPU 0, simulators and load to CPU 1 (when `taskset` exists).
-Figures are reported as ratios against `direct` and `bare` measured in the same run.
+proxy are pinned to CPU 0, simulators and load to CPU 1 (when `taskset` exists). CPU time per
+request is each contender's own utime+stime (/proc/PID/stat, children included) over the
+requests it answered. Figures are reported as ratios against `direct` and `bare` measured in
+the same run. Full mode also runs the conversion micro-benchmark (`cargo bench --bench
+convert`) and draws PNG charts with matplotlib from bench/.venv.
 """
 
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -25,22 +31,41 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, "bench", ".venv")
+VENV_PY = os.path.join(VENV, "bin", "python")
 ADMIN = "sk-bench-admin-0123456789abcdef"
+LITELLM_MASTER = "sk-litellm-master-0123456789abcdef"
+# Pinned: later 1.108+/1.109+/1.110 releases on PyPI need a `litellm-proxy-extras` version that
+# is not published, and 1.107.0 was a compromised release.
+LITELLM_VERSION = "1.106.12"
+MATPLOTLIB_VERSION = "3.11.2"
 CHAT = {"model": "bench-fast", "messages": [{"role": "user", "content": "hello"}]}
+SBODY = {"model": "bench-stream", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+HBODY = {"model": "bench-hold", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+GATEWAYS = ("sy", "sy-pg", "litellm")
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 class Procs:
     def __init__(self):
         self.procs = []
 
-    def start(self, args, cpu=None, env=None):
+    def spawn(self, args, cpu=None, env=None, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL):
         if cpu is not None and shutil.which("taskset"):
             args = ["taskset", "-c", str(cpu)] + args
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        p = subprocess.Popen(args, stdout=stdout, stderr=stderr, text=True, env=env, start_new_session=True)
         self.procs.append(p)
+        return p
+
+    def start(self, args, cpu=None, env=None):
+        p = self.spawn(args, cpu=cpu, env=env)
         for _ in range(200):
             line = p.stdout.readline()
             if "listening on http://" in line:
@@ -49,29 +74,89 @@ class Procs:
                 break
         raise RuntimeError(f"{args[0]} did not start")
 
+    def stop(self, p):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
     def stop_all(self):
         for p in reversed(self.procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            self.stop(p)
+
+
+def descendants(pid):
+    """`pid` and every live process below it."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
 
 
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """utime+stime of `pid` and its descendants (and of their reaped children)."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    total = 0.0
+    for p in descendants(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
+
+
+def time_wait():
+    """Sockets in TIME_WAIT on this machine (/proc/net/sockstat)."""
+    try:
+        with open("/proc/net/sockstat") as f:
+            for line in f:
+                if line.startswith("TCP:"):
+                    parts = line.split()
+                    return int(parts[parts.index("tw") + 1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def settle_sockets(limit=4000, wait=75):
+    """Waits (at most `wait` s) until few sockets are in TIME_WAIT: thousands of closed
+    connections of the previous scenario leave the ephemeral port range nearly full, and
+    connect() then crawls, which would be charged to the next contender."""
+    deadline = time.time() + wait
+    while time_wait() > limit and time.time() < deadline:
+        time.sleep(1)
 
 
 def post(url, body, headers=None):
@@ -80,28 +165,164 @@ def post(url, body, headers=None):
         return json.loads(r.read())
 
 
-def loadgen(bins, mode, url, body, key=None, cpu=1, **kw):
+def loadgen_args(bins, mode, url, body, key=None, cpu=1, **kw):
     args = [os.path.join(bins, "loadgen"), mode, "--url", url, "--body", json.dumps(body)]
     if key:
         args += ["--header", f"authorization: Bearer {key}"]
     for k, v in kw.items():
         if v is True:
             args.append("--" + k.replace("_", "-"))
-        elif v is not None:
+        elif v is not None and v is not False:
             args += ["--" + k.replace("_", "-"), str(v)]
     if cpu is not None and shutil.which("taskset"):
         args = ["taskset", "-c", str(cpu)] + args
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    return args
+
+
+def loadgen(bins, mode, url, body, key=None, cpu=1, **kw):
+    out = subprocess.run(loadgen_args(bins, mode, url, body, key, cpu, **kw), capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def psql(sql, db="postgres"):
+    return subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", db, "-tAc", sql],
+                          capture_output=True, text=True, timeout=30)
+
+
+def postgres_ok():
+    if not shutil.which("psql"):
+        return False
+    try:
+        return psql("select 1").returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def write_sy_config(path, db_url, upstreams):
+    with open(path, "w") as f:
+        f.write(f'[server]\nlisten = "127.0.0.1:0"\nshutdown_grace_secs = 5\n[database]\nurl = "{db_url}"\n'
+                f'[auth]\nadmin_key = "{ADMIN}"\n')
+        for name, url, model in upstreams:
+            f.write(f'[[channels]]\nname = "{name}"\nprovider = "openai"\nbase_url = "{url}/v1"\nkey = "sk-up"\nmodels = ["{model}"]\n')
+
+
+def wait_http(url, timeout, headers=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            req = urllib.request.Request(url, headers=headers or {})
+            with urllib.request.urlopen(req, timeout=2) as r:
+                if r.status < 500:
+                    return True
+        except urllib.error.HTTPError as e:
+            if e.code < 500:
+                return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def litellm_installed():
+    return os.path.exists(os.path.join(VENV, "bin", "litellm"))
+
+
+def ensure_venv(packages):
+    """Installs pinned `packages` into bench/.venv from PyPI; False when that fails."""
+    try:
+        if not os.path.exists(VENV_PY):
+            subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        subprocess.run([VENV_PY, "-m", "pip", "install", "-q"] + packages, check=True, timeout=900)
+        return True
+    except (OSError, subprocess.SubprocessError) as e:
+        log(f"could not install {packages}: {e}")
+        return False
+
+
+def start_litellm(procs, tmp, upstreams, notes):
+    """LiteLLM proxy on CPU 0 with auth on. Returns (process, base URL, key)."""
+    cfg = os.path.join(tmp, "litellm.yaml")
+    with open(cfg, "w") as f:
+        f.write("model_list:\n")
+        for _, url, model in upstreams:
+            f.write(f"  - model_name: {model}\n    litellm_params:\n      model: openai/{model}\n"
+                    f"      api_base: {url}/v1\n      api_key: sk-up\n")
+        # Production-like: no per-request debug logging, no telemetry.
+        f.write("litellm_settings:\n  telemetry: false\n  set_verbose: false\n"
+                f"general_settings:\n  master_key: {LITELLM_MASTER}\n")
+    port = free_port()
+    env = {**os.environ, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False", "DISABLE_SCHEMA_UPDATE": "true",
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+           "NO_DOCS": "True"}
+    env.pop("DATABASE_URL", None)
+    out = open(os.path.join(tmp, "litellm.log"), "w")
+    p = procs.spawn([os.path.join(VENV, "bin", "litellm"), "--config", cfg, "--host", "127.0.0.1",
+                     "--port", str(port), "--num_workers", "1"], cpu=0, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    if not wait_http(f"{base}/health/liveliness", 120):
+        procs.stop(p)
+        with open(os.path.join(tmp, "litellm.log")) as f:
+            tail = f.read()[-2000:]
+        raise RuntimeError(f"LiteLLM did not start:\n{tail}")
+    notes.append(f"LiteLLM {LITELLM_VERSION} authenticates with its master key, not a virtual key: virtual keys "
+                 "need its PostgreSQL database through Prisma, and with a database URL set the proxy refuses to "
+                 "start here because the Prisma CLI downloads its query-engine binary from outside PyPI "
+                 "(tried: `prisma` 0.15.0 from PyPI, migration fails with ENOTFOUND on the engine download). "
+                 "Without that database it also writes no spend logs, so it does less work per request "
+                 "than Switchyard, which logs every request.")
+    return p, base, LITELLM_MASTER
+
+
+def run_microbench(smoke):
+    """`cargo bench --bench convert`: divan's medians per benchmark, in nanoseconds."""
+    args = ["cargo", "bench", "-p", "switchyard-bench", "--bench", "convert", "--"]
+    if smoke:
+        args.append("--test")
+    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        log(f"micro-benchmark failed:\n{r.stderr[-2000:]}")
+        return None
+    units = {"ps": 1e-3, "ns": 1.0, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}
+    out, group = {}, None
+    for line in r.stdout.splitlines():
+        m = re.match(r"^[│ ]*[├╰]─ (\S+)\s*(.*)$", line)
+        if not m:
+            continue
+        name, rest = m.group(1), m.group(2)
+        cols = [c.strip() for c in rest.split("│")]
+        if not cols or not cols[0]:
+            group = name
+            continue
+        # fastest │ slowest │ median │ mean │ samples │ iters
+        if len(cols) >= 3:
+            mm = re.match(r"^([\d.]+)\s*(\S+)$", cols[2])
+            if mm:
+                out[f"{group}/{name}" if group else name] = float(mm.group(1)) * units.get(mm.group(2), 1.0)
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true", help="seconds, not minutes; debug build")
     ap.add_argument("--profile", default=None, help="cargo profile (default: release, dev with --smoke)")
-    ap.add_argument("--litellm", action="store_true", help="also run LiteLLM from bench/.venv")
+    ap.add_argument("--litellm", action="store_true", help="require LiteLLM (installed into bench/.venv if missing)")
+    ap.add_argument("--no-litellm", action="store_true", help="skip LiteLLM in a full run")
+    ap.add_argument("--no-pg", action="store_true", help="skip Switchyard on PostgreSQL")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--sy-bin", default=None, help="another switchyard binary to measure (before/after runs)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="report folder")
+    ap.add_argument("--charts", default=None, help=argparse.SUPPRESS)  # internal: results.json to draw
     args = ap.parse_args()
+    if args.charts:
+        draw_charts(args.charts)
+        return
     profile = args.profile or ("dev" if args.smoke else "release")
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
     bins = os.path.join(target, "debug" if profile == "dev" else profile)
@@ -112,88 +333,165 @@ def main():
     dur = 2 if smoke else 20
     rates = [200] if smoke else [500, 1000, 2000, 5000]
     holds = [50] if smoke else [1000, 5000]
+    want_litellm = not smoke and not args.no_litellm
+    if want_litellm and not litellm_installed():
+        log(f"installing litellm[proxy]=={LITELLM_VERSION} into bench/.venv")
+        ensure_venv([f"litellm[proxy]=={LITELLM_VERSION}", f"matplotlib=={MATPLOTLIB_VERSION}"])
+    if args.litellm and not litellm_installed():
+        sys.exit("LiteLLM is not installable here; run without --litellm")
     tmp = tempfile.mkdtemp(prefix="sy-bench-")
     procs = Procs()
-    results = {"profile": profile, "smoke": smoke, "time": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "scenarios": {}}
+    results = {"profile": profile, "smoke": smoke, "time": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "sy_bin": args.sy_bin, "scenarios": {}, "notes": [], "skipped": []}
+    notes = results["notes"]
     checks = []
+    pg_db = f"switchyard_bench_{os.getpid()}"
+    pg_made = False
     try:
         sim = os.path.join(bins, "switchyard-sim")
-        _, fast = procs.start([sim, "openai", "--key", "sk-up", "--models", "bench-fast,bench-stream", "--chunks", "5"], cpu=1)
-        _, slow = procs.start([sim, "openai", "--key", "sk-up", "--models", "bench-slow", "--latency-ms", "50"], cpu=1)
+        sim_fast, fast = procs.start([sim, "openai", "--key", "sk-up", "--models", "bench-fast", "--chunks", "5"], cpu=1)
         _, stream = procs.start([sim, "openai", "--key", "sk-up", "--models", "bench-stream",
                                  "--chunks", "100", "--chunk-interval-ms", "1"], cpu=1)
         _, hold = procs.start([sim, "openai", "--key", "sk-up", "--models", "bench-hold",
                                "--chunks", "20", "--chunk-interval-ms", str(int(dur * 1000 / 20))], cpu=1)
-        _, bare = procs.start([os.path.join(bins, "bare-proxy"), "--upstream", fast], cpu=0)
-        cfg = os.path.join(tmp, "sy.toml")
+        upstreams = [("fast", fast, "bench-fast"), ("stream", stream, "bench-stream"), ("hold", hold, "bench-hold")]
+        bare_proc, bare = procs.start([os.path.join(bins, "bare-proxy"), "--upstream", fast], cpu=0)
+        _, bare_stream = procs.start([os.path.join(bins, "bare-proxy"), "--upstream", stream], cpu=0)
+        bare_hold_proc, bare_hold = procs.start([os.path.join(bins, "bare-proxy"), "--upstream", hold], cpu=0)
+        sy_bin = args.sy_bin or os.path.join(bins, "switchyard")
+        sy_env = {**os.environ, "SWITCHYARD_LOG": "warn"}
         db = os.path.join(tmp, "sy.db")
-        with open(cfg, "w") as f:
-            f.write(f'[server]\nlisten = "127.0.0.1:0"\nshutdown_grace_secs = 5\n[database]\nurl = "sqlite://{db}"\n'
-                    f'[auth]\nadmin_key = "{ADMIN}"\n')
-            for name, url, model in [("fast", fast, "bench-fast"), ("slow", slow, "bench-slow"),
-                                     ("stream", stream, "bench-stream"), ("hold", hold, "bench-hold")]:
-                f.write(f'[[channels]]\nname = "{name}"\nprovider = "openai"\nbase_url = "{url}/v1"\nkey = "sk-up"\nmodels = ["{model}"]\n')
-        sy_proc, sy = procs.start([os.path.join(bins, "switchyard"), "serve", "--config", cfg], cpu=0,
-                                  env={**os.environ, "SWITCHYARD_LOG": "warn"})
+        write_sy_config(os.path.join(tmp, "sy.toml"), f"sqlite://{db}", upstreams)
+        sy_proc, sy = procs.start([sy_bin, "serve", "--config", os.path.join(tmp, "sy.toml")], cpu=0, env=sy_env)
         key = post(f"{sy}/admin/keys", {"name": "bench", "quota_usd": 1_000_000, "rpm": 10_000_000},
                    {"authorization": f"Bearer {ADMIN}"})["key"]
-        targets = {"direct": (fast, "sk-up"), "bare": (bare, "sk-up"), "sy": (sy, key)}
-        sent_to_sy = 0
+        # Each contender: base URL and key for the plain, stream and hold upstreams, and the
+        # process whose CPU time and memory are its own.
+        targets = {
+            "direct": {"base": fast, "stream": stream, "hold": None, "key": "sk-up", "proc": sim_fast},
+            "bare": {"base": bare, "stream": bare_stream, "hold": bare_hold, "key": "sk-up", "proc": bare_proc,
+                     "hold_proc": bare_hold_proc},
+            "sy": {"base": sy, "stream": sy, "hold": sy, "key": key, "proc": sy_proc},
+        }
+        if not args.no_pg and postgres_ok():
+            r = psql(f"create database {pg_db}")
+            if r.returncode == 0:
+                pg_made = True
+                write_sy_config(os.path.join(tmp, "sy-pg.toml"), f"postgres://postgres@127.0.0.1:5432/{pg_db}", upstreams)
+                pg_proc, sy_pg = procs.start([sy_bin, "serve", "--config", os.path.join(tmp, "sy-pg.toml")], cpu=0, env=sy_env)
+                pg_key = post(f"{sy_pg}/admin/keys", {"name": "bench", "quota_usd": 1_000_000, "rpm": 10_000_000},
+                              {"authorization": f"Bearer {ADMIN}"})["key"]
+                targets["sy-pg"] = {"base": sy_pg, "stream": sy_pg, "hold": sy_pg, "key": pg_key, "proc": pg_proc}
+            else:
+                results["skipped"].append(f"sy-pg: create database failed: {r.stderr.strip()}")
+        else:
+            results["skipped"].append("sy-pg: PostgreSQL not reachable on 127.0.0.1:5432 (or --no-pg)")
+        if want_litellm and litellm_installed():
+            try:
+                ll_proc, ll, ll_key = start_litellm(procs, tmp, upstreams, notes)
+                targets["litellm"] = {"base": ll, "stream": ll, "hold": None, "key": ll_key, "proc": ll_proc}
+                results["litellm_version"] = LITELLM_VERSION
+            except RuntimeError as e:
+                log(str(e))
+                results["skipped"].append(f"litellm: did not start ({str(e).splitlines()[0]})")
+        elif want_litellm:
+            results["skipped"].append("litellm: not installable from PyPI here")
+        elif not smoke:
+            results["skipped"].append("litellm: --no-litellm")
+        sent = {t: 0 for t in targets}
 
-        def run(name, target, mode, body=CHAT, **kw):
-            nonlocal sent_to_sy
-            base, k = targets[target]
-            r = loadgen(bins, mode, f"{base}/v1/chat/completions", body, key=k, **kw)
-            if target == "sy":
-                sent_to_sy += r["ok"] + r["errors"]
-            results["scenarios"].setdefault(name, {})[target] = r
-            checks.append((f"{name}/{target}", r["errors"] == 0 and r["ok"] > 0))
+        def run(name, t, mode, body=CHAT, url_kind="base", **kw):
+            c = targets[t]
+            before = cpu_seconds(c["proc"].pid)
+            r = loadgen(bins, mode, f"{c[url_kind]}/v1/chat/completions", body, key=c["key"], **kw)
+            if url_kind == "base" or t in GATEWAYS:
+                r["cpu_us_per_request"] = (cpu_seconds(c["proc"].pid) - before) * 1e6 / max(r["ok"], 1)
+            sent[t] += r["ok"] + r["errors"]
+            results["scenarios"].setdefault(name, {})[t] = r
+            if t != "litellm":  # LiteLLM's errors are a finding, not a harness failure
+                checks.append((f"{name}/{t}", r["errors"] == 0 and r["ok"] > 0))
+            log(f"{name}/{t}: ok {r['ok']} errors {r['errors']} rps {r['achieved_rps']:.0f} "
+                f"p50 {r['latency_us']['p50']} p99 {r['latency_us']['p99']} µs")
             return r
 
         n_single = 200 if smoke else 2000
         for t in targets:
             run("single", t, "closed", concurrency=1, requests=n_single, duration=600)
-        for rate in rates:
-            for t in targets:
-                before = cpu_seconds(sy_proc.pid)
-                r = run(f"rate-{rate}", t, "rate", rps=rate, duration=dur)
-                if t == "sy":
-                    r["cpu_us_per_request"] = (cpu_seconds(sy_proc.pid) - before) * 1e6 / max(r["ok"], 1)
         for t in targets:
-            run("max", t, "closed", concurrency=64, duration=dur)
-        sbody = {"model": "bench-stream", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-        for t in ("sy",):
-            run("stream-100", t, "closed", body=sbody, concurrency=1, requests=20 if smoke else 200, duration=600, stream=True)
-        targets["direct-stream"] = (stream, "sk-up")
-        run("stream-100", "direct-stream", "closed", body=sbody, concurrency=1, requests=20 if smoke else 200, duration=600, stream=True)
-        hbody = {"model": "bench-hold", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+            run("max", t, "closed", concurrency=64, duration=dur, timeout=30)
+        for rate in rates:
+            settle_sockets()
+            for t in targets:
+                if t == "litellm" and rate > 1.5 * results["scenarios"]["max"][t]["achieved_rps"]:
+                    results["skipped"].append(f"rate-{rate}/litellm: above 1.5x its maximum throughput "
+                                              f"({results['scenarios']['max'][t]['achieved_rps']:.0f} rps)")
+                    continue
+                run(f"rate-{rate}", t, "rate", rps=rate, duration=dur, timeout=30 if t == "litellm" else None)
+        n_stream = 20 if smoke else 200
+        for t in targets:
+            run("stream-100", t, "closed", body=SBODY, url_kind="stream", concurrency=1, requests=n_stream,
+                duration=600, stream=True)
         for n in holds:
-            peak = 0.0
-            lg = subprocess.Popen([os.path.join(bins, "loadgen"), "hold", "--url", f"{sy}/v1/chat/completions",
-                                   "--body", json.dumps(hbody), "--header", f"authorization: Bearer {key}",
-                                   "--concurrency", str(n), "--stream"], stdout=subprocess.PIPE, text=True)
-            while lg.poll() is None:
-                peak = max(peak, rss_mb(sy_proc.pid))
-                time.sleep(0.1)
-            r = json.loads(lg.stdout.read().strip().splitlines()[-1])
-            r["peak_rss_mb"] = peak
-            sent_to_sy += r["ok"] + r["errors"]
-            results["scenarios"][f"hold-{n}"] = {"sy": r}
-            checks.append((f"hold-{n}/sy", r["errors"] == 0 and r["ok"] == n))
+            for t in [t for t in targets if targets[t]["hold"]]:
+                c = targets[t]
+                settle_sockets()
+                proc = c.get("hold_proc", c["proc"])
+                base_rss = rss_mb(proc.pid)
+                before = cpu_seconds(proc.pid)
+                peak = 0.0
+                lg = subprocess.Popen(loadgen_args(bins, "hold", f"{c['hold']}/v1/chat/completions", HBODY,
+                                                   key=c["key"], concurrency=n, stream=True),
+                                      stdout=subprocess.PIPE, text=True)
+                while lg.poll() is None:
+                    peak = max(peak, rss_mb(proc.pid))
+                    time.sleep(0.1)
+                r = json.loads(lg.stdout.read().strip().splitlines()[-1])
+                r["peak_rss_mb"] = peak
+                r["idle_rss_mb"] = base_rss
+                r["cpu_us_per_stream"] = (cpu_seconds(proc.pid) - before) * 1e6 / max(r["ok"], 1)
+                sent[t] += r["ok"] + r["errors"]
+                results["scenarios"].setdefault(f"hold-{n}", {})[t] = r
+                checks.append((f"hold-{n}/{t}", r["errors"] == 0 and r["ok"] == n))
+                log(f"hold-{n}/{t}: ok {r['ok']} errors {r['errors']} peak RSS {peak:.0f} MB")
         # Every request must have its usage row (speed may not come from dropping logs).
         time.sleep(1.0)
-        rows = 0
-        for _ in range(50):
-            rows = sqlite3.connect(db).execute("select count(*) from usage_logs").fetchone()[0]
-            if rows >= sent_to_sy:
-                break
-            time.sleep(0.2)
-        results["usage_rows"] = {"requests": sent_to_sy, "rows": rows}
-        checks.append(("usage rows = requests", rows == sent_to_sy))
+        results["usage_rows"] = {}
+        counters = {"sy": lambda: sqlite3.connect(db).execute("select count(*) from usage_logs").fetchone()[0]}
+        if "sy-pg" in targets:
+            counters["sy-pg"] = lambda: int(psql("select count(*) from usage_logs", pg_db).stdout.strip() or 0)
+        for t, count in counters.items():
+            rows = 0
+            for _ in range(50):
+                rows = count()
+                if rows >= sent[t]:
+                    break
+                time.sleep(0.2)
+            results["usage_rows"][t] = {"requests": sent[t], "rows": rows}
+            checks.append((f"usage rows = requests ({t})", rows == sent[t]))
     finally:
         procs.stop_all()
+        if pg_made:
+            psql(f"drop database if exists {pg_db}")
         shutil.rmtree(tmp, ignore_errors=True)
-    write_report(results)
+    if not smoke:
+        log("conversion micro-benchmark (cargo bench --bench convert)")
+        results["microbench_ns"] = run_microbench(smoke)
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    charts = []
+    if not smoke:
+        if not os.path.exists(VENV_PY) or subprocess.run([VENV_PY, "-c", "import matplotlib"], capture_output=True).returncode:
+            ensure_venv([f"matplotlib=={MATPLOTLIB_VERSION}"])
+        r = subprocess.run([VENV_PY, os.path.abspath(__file__), "--charts", os.path.join(out, "results.json")],
+                           capture_output=True, text=True)
+        if r.returncode == 0:
+            charts = [c for c in r.stdout.split() if c.endswith(".png")]
+        else:
+            results["skipped"].append("charts: matplotlib unavailable")
+            log(r.stderr[-1000:])
+    write_report(results, out, charts)
     passed = sum(1 for _, ok in checks if ok)
     for name, ok in checks:
         if not ok:
@@ -202,33 +500,162 @@ def main():
     sys.exit(0 if passed == len(checks) else 1)
 
 
-def write_report(res):
-    out = os.path.join(ROOT, "bench", "results")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(res, f, indent=1)
+def added(r, d, q, field="latency_us"):
+    return r[field][q] - d[field][q]
+
+
+def fmt_ratio(a, b):
+    return f"{a / b:.2f}" if b else "n/a"
+
+
+def write_report(res, out, charts):
     s = res["scenarios"]
-    lines = [f"# Switchyard benchmark ({res['time']}, profile {res['profile']}{', smoke' if res['smoke'] else ''})", "",
-             "Latencies in µs; *added* = contender minus direct, in the same run. 2 shared cores: compare ratios.", ""]
-    lines += ["| scenario | contender | ok | errors | rps | p50 | p99 | added p50 | added p99 |", "|---|---|---|---|---|---|---|---|---|"]
+    mode = f"profile {res['profile']}{', smoke' if res['smoke'] else ''}"
+    lines = [f"# Switchyard benchmark ({res['time']}, {mode})", "",
+             "Latencies in µs; *added* = contender minus `direct` (the simulator called directly) in the same run.",
+             "2 shared cores (gateway and proxies pinned to CPU 0, simulators and load to CPU 1): compare ratios,",
+             "not absolute figures.", ""]
+    if res.get("sy_bin"):
+        lines += [f"Switchyard binary: `{res['sy_bin']}`", ""]
+    rate_names = [n for n in s if n.startswith("rate-")]
+    sy = {}
+    if "rate-2000" in s and "sy" in s["rate-2000"]:
+        d, r = s["rate-2000"]["direct"], s["rate-2000"]["sy"]
+        sy["p50"], sy["p99"] = added(r, d, "p50"), added(r, d, "p99")
+    lines += ["## Targets (issue 5)", "", "| target | measured | met |", "|---|---|---|"]
+
+    def target(name, value, ok):
+        lines.append(f"| {name} | {value} | {'yes' if ok else '**no**'} |")
+
+    if sy:
+        target("added p50 at 2k RPS ≤ 100 µs", f"{sy['p50']} µs", sy["p50"] <= 100)
+        target("added p99 at 2k RPS ≤ 1000 µs", f"{sy['p99']} µs", sy["p99"] <= 1000)
+    cpu = [(n, s[n]["sy"]["cpu_us_per_request"] / s[n]["bare"]["cpu_us_per_request"])
+           for n in rate_names if "sy" in s[n] and "bare" in s[n] and s[n]["bare"].get("cpu_us_per_request")]
+    if cpu:
+        worst = max(cpu, key=lambda x: x[1])
+        target("CPU per request ≤ 1.5× bare (worst rate)", f"{worst[1]:.2f}× ({worst[0]})", worst[1] <= 1.5)
+    if "max" in s and "litellm" in s["max"]:
+        ratio = s["max"]["sy"]["achieved_rps"] / max(s["max"]["litellm"]["achieved_rps"], 1)
+        target("max throughput ≥ 10× LiteLLM", f"{ratio:.1f}×", ratio >= 10)
+    if "stream-100" in s and "sy" in s["stream-100"]:
+        d, r = s["stream-100"]["direct"], s["stream-100"]["sy"]
+        v = added(r, d, "p99", "first_byte_us")
+        target("stream added TTFT p99 ≤ 1000 µs", f"{v} µs", v <= 1000)
+    for n in [n for n in s if n.startswith("hold-")]:
+        if "sy" in s[n] and n == "hold-5000":
+            v = s[n]["sy"]["peak_rss_mb"]
+            target("5k concurrent streams ≤ 256 MB RSS", f"{v:.0f} MB", v <= 256)
+    for t, u in res.get("usage_rows", {}).items():
+        target(f"usage rows = requests ({t})", f"{u['rows']} / {u['requests']}", u["rows"] == u["requests"])
+    lines.append("")
+
+    lines += ["## Latency", "",
+              "| scenario | contender | ok | errors | rps | p50 | p90 | p99 | p99.9 | added p50 | added p99 | CPU µs/req |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, by in s.items():
-        d = by.get("direct") or by.get("direct-stream")
+        if name.startswith("hold-"):
+            continue
+        d = by.get("direct")
+        field = "first_byte_us" if name.startswith("stream") else "latency_us"
         for t, r in by.items():
             lat = r["latency_us"]
-            add50 = lat["p50"] - d["latency_us"]["p50"] if d and t not in ("direct", "direct-stream") else ""
-            add99 = lat["p99"] - d["latency_us"]["p99"] if d and t not in ("direct", "direct-stream") else ""
-            lines.append(f"| {name} | {t} | {r['ok']} | {r['errors']} | {r['achieved_rps']:.0f} | {lat['p50']} | {lat['p99']} | {add50} | {add99} |")
-    lines += ["", "| figure | value |", "|---|---|"]
-    for name, by in s.items():
-        if "sy" in by and "cpu_us_per_request" in by["sy"]:
-            lines.append(f"| CPU µs per request, Switchyard, {name} | {by['sy']['cpu_us_per_request']:.0f} |")
-        if name.startswith("hold-"):
-            lines.append(f"| peak RSS with {name[5:]} open streams | {by['sy']['peak_rss_mb']:.0f} MB |")
+            a50 = added(r, d, "p50") if d and t != "direct" else ""
+            a99 = added(r, d, "p99") if d and t != "direct" else ""
+            cpu_s = f"{r['cpu_us_per_request']:.0f}" if "cpu_us_per_request" in r else ""
+            lines.append(f"| {name} | {t} | {r['ok']} | {r['errors']} | {r['achieved_rps']:.0f} | {lat['p50']} | "
+                         f"{lat['p90']} | {lat['p99']} | {lat['p999']} | {a50} | {a99} | {cpu_s} |")
+        if name.startswith("stream") and d:
+            for t, r in by.items():
+                fb = r[field]
+                lines.append(f"| {name} first byte | {t} | | | | {fb['p50']} | {fb['p90']} | {fb['p99']} | {fb['p999']} | "
+                             f"{added(r, d, 'p50', field) if t != 'direct' else ''} | "
+                             f"{added(r, d, 'p99', field) if t != 'direct' else ''} | |")
+    lines += ["", "## Ratios (same run)", "", "| figure | value |", "|---|---|"]
+    for n in rate_names:
+        by = s[n]
+        for t in GATEWAYS:
+            if t in by and "bare" in by:
+                lines.append(f"| CPU per request {t} / bare, {n} | "
+                             f"{fmt_ratio(by[t]['cpu_us_per_request'], by['bare']['cpu_us_per_request'])} |")
     if "max" in s:
-        lines.append(f"| max throughput Switchyard / bare | {s['max']['sy']['achieved_rps'] / max(s['max']['bare']['achieved_rps'], 1):.2f} |")
-    lines.append(f"| usage rows / requests | {res['usage_rows']['rows']} / {res['usage_rows']['requests']} |")
+        for t in GATEWAYS:
+            if t in s["max"]:
+                lines.append(f"| max throughput {t} / bare | {fmt_ratio(s['max'][t]['achieved_rps'], s['max']['bare']['achieved_rps'])} |")
+        if "litellm" in s["max"]:
+            for t in ("sy", "sy-pg"):
+                if t in s["max"]:
+                    lines.append(f"| max throughput {t} / litellm | {fmt_ratio(s['max'][t]['achieved_rps'], s['max']['litellm']['achieved_rps'])} |")
+    holds = [n for n in s if n.startswith("hold-")]
+    if holds:
+        lines += ["", "## Concurrent slow streams", "", "| streams | contender | ok | errors | idle RSS MB | peak RSS MB | CPU µs/stream |",
+                  "|---|---|---|---|---|---|---|"]
+        for n in holds:
+            for t, r in s[n].items():
+                lines.append(f"| {n[5:]} | {t} | {r['ok']} | {r['errors']} | {r['idle_rss_mb']:.0f} | {r['peak_rss_mb']:.0f} | "
+                             f"{r['cpu_us_per_stream']:.0f} |")
+    mb = res.get("microbench_ns")
+    if mb:
+        lines += ["", "## Conversion cost per stream chunk (divan median, `cargo bench -p switchyard-bench --bench convert`)", "",
+                  "| conversion | ns per chunk |", "|---|---|"]
+        for k, v in sorted(mb.items()):
+            lines.append(f"| {k} | {v:.0f} |")
+    if charts:
+        lines += ["", "## Charts", ""] + [f"![{c}]({c})" for c in charts]
+    if res.get("notes") or res.get("skipped"):
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in res.get("notes", [])] + [f"- skipped: {n}" for n in res.get("skipped", [])]
     with open(os.path.join(out, "REPORT.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def draw_charts(path):
+    """Runs under bench/.venv's Python: PNG charts next to results.json; prints their names."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(path) as f:
+        res = json.load(f)
+    s = res["scenarios"]
+    out = os.path.dirname(path)
+    names = []
+    rates = sorted((int(n[5:]), n) for n in s if n.startswith("rate-"))
+    contenders = [t for t in ("direct", "bare", "sy", "sy-pg", "litellm") if any(t in s[n] for _, n in rates)]
+    if rates:
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+        for ax, q in zip(axes, ("p50", "p99", "p999")):
+            for t in contenders:
+                xs = [r for r, n in rates if t in s[n]]
+                ys = [s[n][t]["latency_us"][q] / 1000 for r, n in rates if t in s[n]]
+                ax.plot(xs, ys, marker="o", label=t)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("offered load (RPS)")
+            ax.set_ylabel(f"{q} latency (ms)")
+            ax.set_title(f"{q} latency by load")
+            ax.grid(True, which="both", alpha=0.3)
+        axes[0].legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "latency_by_load.png"), dpi=100)
+        names.append("latency_by_load.png")
+    holds = sorted((int(n[5:]), n) for n in s if n.startswith("hold-"))
+    if holds:
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for t in ("bare", "sy", "sy-pg"):
+            pts = [(0, s[n][t]["idle_rss_mb"]) for _, n in holds[:1] if t in s[n]]
+            pts += [(k, s[n][t]["peak_rss_mb"]) for k, n in holds if t in s[n]]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=t)
+        ax.axhline(256, color="red", linestyle="--", linewidth=1, label="256 MB target")
+        ax.set_xlabel("concurrent streams")
+        ax.set_ylabel("peak RSS (MB)")
+        ax.set_title("RSS by concurrent streams")
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "rss_by_streams.png"), dpi=100)
+        names.append("rss_by_streams.png")
+    print(" ".join(names))
 
 
 if __name__ == "__main__":
