@@ -393,6 +393,13 @@ pub(crate) fn convert_failure(e: ConvertError) -> Failure {
 
 /// Parses and checks a chat request; every problem is a 400 naming the parameter.
 pub(crate) fn parse_chat(bytes: &[u8]) -> Result<ChatRequest, ApiError> {
+    // One typed parse for a good request; a bad one is parsed again to say what is wrong.
+    if let Ok(req) = serde_json::from_slice::<ChatRequest>(bytes)
+        && !req.model.is_empty()
+        && !req.messages.is_empty()
+    {
+        return Ok(req);
+    }
     let v: Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request(
             format!("We could not parse the JSON body of your request: {e}"),
