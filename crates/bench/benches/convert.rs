@@ -204,7 +204,7 @@ mod inbound_encoder {
 
     #[divan::bench]
     fn anthropic_messages(bencher: Bencher<'_, '_>) {
-        let mut enc = inbound::anthropic::StreamEncoder::new("bench-model");
+        let mut enc = inbound::anthropic::StreamEncoder::new("bench-model", 12);
         let _ = enc.chunk(CANONICAL);
         bencher.bench_local(move || black_box(enc.chunk(black_box(CANONICAL))));
     }
