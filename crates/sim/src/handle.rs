@@ -26,9 +26,14 @@ pub struct SimState {
     inner: Arc<Inner>,
 }
 
+/// Request bodies kept for inspection: the most recent ones only, so that a simulator under a
+/// long load (the benchmark) does not grow without bound.
+const KEPT_REQUESTS: usize = 1000;
+
 #[derive(Debug, Default)]
 struct Inner {
-    requests: Mutex<Vec<Value>>,
+    requests: Mutex<VecDeque<Value>>,
+    received: AtomicUsize,
     faults: Mutex<VecDeque<Fault>>,
     completed: AtomicUsize,
     cancelled: AtomicUsize,
@@ -63,7 +68,12 @@ impl SimState {
 
     /// Records one received request body.
     pub fn record_request(&self, body: Value) {
-        self.inner.requests.lock().push(body);
+        self.inner.received.fetch_add(1, Ordering::SeqCst);
+        let mut kept = self.inner.requests.lock();
+        if kept.len() == KEPT_REQUESTS {
+            kept.pop_front();
+        }
+        kept.push_back(body);
     }
 
     /// Records raw request bytes and returns them parsed; a body that is not JSON is recorded
@@ -81,15 +91,16 @@ impl SimState {
         }
     }
 
-    /// Every chat/embeddings request body received so far, in arrival order (including requests
-    /// later rejected for auth or validation; a body that is not JSON is recorded as a string).
+    /// The chat/embeddings request bodies received (the last 1000), in arrival order (including
+    /// requests later rejected for auth or validation; a body that is not JSON is recorded as a
+    /// string).
     pub fn requests(&self) -> Vec<Value> {
-        self.inner.requests.lock().clone()
+        self.inner.requests.lock().iter().cloned().collect()
     }
 
-    /// Number of recorded request bodies.
+    /// Number of request bodies received.
     pub fn request_count(&self) -> usize {
-        self.inner.requests.lock().len()
+        self.inner.received.load(Ordering::SeqCst)
     }
 
     /// Streams that were sent to their clean end (after `[DONE]` or the dialect's terminator).
@@ -276,4 +287,22 @@ async fn accept_loop(listener: TcpListener, router: Router, mut stop: watch::Rec
     }
     conns.abort_all();
     tracing::debug!("sim server stopped");
+}
+
+#[cfg(test)]
+mod kept_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_latest_bodies_are_kept_but_all_are_counted() {
+        let s = SimState::new();
+        for i in 0..KEPT_REQUESTS + 5 {
+            s.record_request(Value::from(i));
+        }
+        assert_eq!(s.request_count(), KEPT_REQUESTS + 5);
+        let kept = s.requests();
+        assert_eq!(kept.len(), KEPT_REQUESTS);
+        assert_eq!(kept[0], Value::from(5));
+        assert_eq!(kept.last(), Some(&Value::from(KEPT_REQUESTS + 4)));
+    }
 }
