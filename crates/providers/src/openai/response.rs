@@ -36,9 +36,26 @@ struct MessageProbe {
 /// `message.refusal`), and lose the non-standard `choices[].usage`.
 pub(super) fn convert(body: Bytes, repair: bool) -> Result<ChatOutput, ConvertError> {
     let body = if repair { complete(body)? } else { body };
-    let probe: Probe = serde_json::from_slice(&body).map_err(|e| {
+    let not_chat = |e: serde_json::Error| {
         ConvertError::Protocol(format!("upstream answer is not a chat completion: {e}"))
-    })?;
+    };
+    // Usage is nearly always at the top: read only it (the choices are skipped, not built).
+    #[derive(Deserialize)]
+    struct UsageOnly {
+        #[serde(default)]
+        usage: Option<Usage>,
+    }
+    if let Some(usage) = serde_json::from_slice::<UsageOnly>(&body)
+        .map_err(not_chat)?
+        .usage
+    {
+        return Ok(ChatOutput {
+            body,
+            usage: Some(usage),
+            text_for_count: None,
+        });
+    }
+    let probe: Probe = serde_json::from_slice(&body).map_err(not_chat)?;
     let usage = probe
         .usage
         .or_else(|| probe.choices.iter().find_map(|c| c.usage.clone()));

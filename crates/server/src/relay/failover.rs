@@ -36,7 +36,9 @@ where
         let upstream_model = ch.upstream_model(requested_model).to_owned();
         billing.attempt(ch.id, &upstream_model);
         let result = tokio::select! {
-            r = attempt(ch, upstream_model) => r,
+            // Boxed: the attempt's future is large, and would otherwise be copied into (and
+            // kept alive inside) every caller's future.
+            r = Box::pin(attempt(ch, upstream_model)) => r,
             _ = state.inner.deadline.cancelled() => Err(Failure::Shutdown),
         };
         let f = match result {
