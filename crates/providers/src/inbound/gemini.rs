@@ -146,9 +146,15 @@ pub fn request_to_chat(body: &Value, model: &str, stream: bool) -> Result<ChatRe
                 .into_iter()
                 .flatten()
             {
-                fns.push(json!({"type": "function", "function": {"name": f["name"],
-                    "description": f.get("description").cloned().unwrap_or(Value::Null),
-                    "parameters": f.get("parameters").cloned().unwrap_or(json!({"type": "object"}))}}));
+                let mut function = json!({"name": f["name"]});
+                if let Some(d) = f.get("description").filter(|d| d.is_string()) {
+                    function["description"] = d.clone();
+                }
+                function["parameters"] = field(f, "parametersJsonSchema", "parameters_json_schema")
+                    .cloned()
+                    .or_else(|| f.get("parameters").map(json_schema))
+                    .unwrap_or(json!({"type": "object"}));
+                fns.push(json!({"type": "function", "function": function}));
             }
         }
         if !fns.is_empty() {
@@ -287,6 +293,26 @@ impl StreamEncoder {
             "usageMetadata": usage_metadata(prompt, completion),
             "modelVersion": self.model,
         })
+    }
+}
+
+/// Gemini's OpenAPI-style schema as JSON Schema: its type names are upper case (`OBJECT`,
+/// `STRING`), JSON Schema's lower case.
+fn json_schema(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::String(t) if k == "type" => Value::String(t.to_ascii_lowercase()),
+                        other => json_schema(other),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(json_schema).collect()),
+        other => other.clone(),
     }
 }
 

@@ -5,6 +5,9 @@
 pub mod anthropic;
 pub mod gemini;
 
+#[cfg(test)]
+mod snapshots_tests;
+
 use serde_json::Value;
 
 /// Text of a canonical chunk's first choice delta, its tool-call fragments and finish reason.
