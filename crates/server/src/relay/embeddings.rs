@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use bytes::Bytes;
@@ -69,9 +69,9 @@ pub(crate) async fn serve(
     )
     .await
     {
-        Ok(body) if shape == Shape::OpenAi => json_response(body),
+        Ok(body) if shape == Shape::OpenAi => crate::dialect::json_response(body),
         Ok(body) => match to_gemini(&body, shape) {
-            Ok(v) => json_response(Bytes::from(v.to_string())),
+            Ok(v) => crate::dialect::json_response(Bytes::from(v.to_string())),
             Err(e) => crate::dialect::Dialect::Gemini.error(e),
         },
         Err(e) => {
@@ -83,15 +83,6 @@ pub(crate) async fn serve(
             }
         }
     }
-}
-
-fn json_response(body: Bytes) -> Response {
-    let mut res = (StatusCode::OK, body).into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    res
 }
 
 /// An OpenAI embeddings answer (floats or base64) as Gemini's.
@@ -395,11 +386,5 @@ async fn send(
     if !resp.status().is_success() {
         return Err(upstream::status_failure(resp, adapter, timeout).await);
     }
-    match tokio::time::timeout(timeout, resp.bytes()).await {
-        Err(_) => Err(Failure::Timeout(
-            "upstream answer did not complete in time".into(),
-        )),
-        Ok(Err(e)) => Err(upstream::classify(e)),
-        Ok(Ok(b)) => Ok(b),
-    }
+    upstream::read_body(resp, timeout).await
 }

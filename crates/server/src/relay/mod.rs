@@ -343,15 +343,7 @@ async fn json_answer(
     passthrough: bool,
     timeout: Duration,
 ) -> Result<Answer, Failure> {
-    let body = match tokio::time::timeout(timeout, resp.bytes()).await {
-        Err(_) => {
-            return Err(Failure::Timeout(
-                "upstream answer did not complete in time".into(),
-            ));
-        }
-        Ok(Err(e)) => return Err(upstream::classify(e)),
-        Ok(Ok(b)) => b,
-    };
+    let body = upstream::read_body(resp, timeout).await?;
     // A pass-through answer is still read by the converter: for usage, and for an error
     // reported inside a 200.
     let out = adapter

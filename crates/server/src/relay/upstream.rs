@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use bytes::Bytes;
 use switchyard_core::secret::mask;
 use switchyard_providers::{UpstreamError, UpstreamRequest};
 
@@ -212,6 +213,20 @@ pub(crate) async fn status_failure(
     Failure::Status {
         err: adapter.error(status, &body),
         retry_after: retry_after.or_else(|| adapter.retry_after(&body)),
+    }
+}
+
+/// Reads a successful answer's whole body within `timeout`.
+pub(crate) async fn read_body(
+    resp: reqwest::Response,
+    timeout: Duration,
+) -> Result<Bytes, Failure> {
+    match tokio::time::timeout(timeout, resp.bytes()).await {
+        Err(_) => Err(Failure::Timeout(
+            "upstream answer did not complete in time".into(),
+        )),
+        Ok(Err(e)) => Err(classify(e)),
+        Ok(Ok(b)) => Ok(b),
     }
 }
 
