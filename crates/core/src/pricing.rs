@@ -157,29 +157,21 @@ pub struct PriceTable {
 impl PriceTable {
     /// Defaults, then the configured entries (which replace defaults of the same name).
     pub fn new(configured: &BTreeMap<String, PriceConfig>) -> Self {
+        let in_usd = DEFAULTS_CNY
+            .iter()
+            .map(|&(m, input, output)| (m, input / CNY_PER_USD, output / CNY_PER_USD, None));
         let mut prices: HashMap<String, Price> = DEFAULTS
             .iter()
-            .map(|&(m, input, output, cached_input)| {
-                (
-                    m.to_owned(),
-                    Price::from_usd_per_mtok(&PriceConfig {
-                        input,
-                        output,
-                        cached_input,
-                    }),
-                )
+            .copied()
+            .chain(in_usd)
+            .map(|(m, input, output, cached_input)| {
+                let p = PriceConfig {
+                    input,
+                    output,
+                    cached_input,
+                };
+                (m.to_owned(), Price::from_usd_per_mtok(&p))
             })
-            .chain(DEFAULTS_CNY.iter().map(|&(m, input, output)| {
-                let usd = |cny: f64| cny / CNY_PER_USD;
-                (
-                    m.to_owned(),
-                    Price::from_usd_per_mtok(&PriceConfig {
-                        input: usd(input),
-                        output: usd(output),
-                        cached_input: None,
-                    }),
-                )
-            }))
             .collect();
         for (m, p) in configured {
             prices.insert(m.clone(), Price::from_usd_per_mtok(p));
