@@ -208,7 +208,6 @@ pub struct StreamEncoder {
     model: String,
     input_tokens: u64,
     started: bool,
-    pinged: bool,
     /// Index of the open content block and whether it is text.
     open: Option<(usize, bool)>,
     next_block: usize,
@@ -225,7 +224,6 @@ impl StreamEncoder {
         Self {
             model: model.to_owned(),
             input_tokens,
-            pinged: false,
             started: false,
             open: None,
             next_block: 0,
@@ -248,14 +246,14 @@ impl StreamEncoder {
         ));
     }
 
-    /// Opens content block `index`; Anthropic sends its `ping` after the first block opens.
-    fn open_block(&mut self, index: usize, block: Value, out: &mut Vec<(&'static str, Value)>) {
+    /// Opens content block `index`; Anthropic sends its `ping` after the first block (index 0)
+    /// opens.
+    fn open_block(index: usize, block: Value, out: &mut Vec<(&'static str, Value)>) {
         out.push((
             "content_block_start",
             json!({"type": "content_block_start", "index": index, "content_block": block}),
         ));
-        if !self.pinged {
-            self.pinged = true;
+        if index == 0 {
             out.push(("ping", json!({"type": "ping"})));
         }
     }
@@ -284,7 +282,7 @@ impl StreamEncoder {
                 let i = self.next_block;
                 self.next_block += 1;
                 self.open = Some((i, true));
-                self.open_block(i, json!({"type": "text", "text": ""}), &mut out);
+                Self::open_block(i, json!({"type": "text", "text": ""}), &mut out);
             }
             let i = self.open.map_or(0, |o| o.0);
             out.push(("content_block_delta", json!({"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": t}})));
@@ -301,7 +299,7 @@ impl StreamEncoder {
                     self.open = Some((b, false));
                     let block = json!({"type": "tool_use", "id": tc["id"],
                         "name": tc["function"]["name"], "input": {}});
-                    self.open_block(b, block, &mut out);
+                    Self::open_block(b, block, &mut out);
                     b
                 }
             };
