@@ -178,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
             let interval = Duration::from_secs_f64(1.0 / shared.args.rps.max(1) as f64);
             let handle = tokio::runtime::Handle::current();
             let pacer = shared.clone();
-            let (tasks, n) = tokio::task::spawn_blocking(move || {
+            let tasks = tokio::task::spawn_blocking(move || {
                 let mut tasks = Vec::new();
                 let mut next = Instant::now();
                 while started.elapsed() < duration {
@@ -191,11 +191,10 @@ async fn main() -> anyhow::Result<()> {
                     tasks.push(handle.spawn(async move { one(&s, intended).await }));
                     next += interval;
                 }
-                let n = tasks.len() as u64;
-                (tasks, n)
+                tasks
             })
             .await?;
-            sent = n;
+            sent = tasks.len() as u64;
             for t in tasks {
                 let _ = t.await;
             }
