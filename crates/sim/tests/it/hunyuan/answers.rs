@@ -9,7 +9,7 @@ use switchyard_sim::Fault;
 use switchyard_sim::SimHandle;
 use switchyard_sim::hunyuan::{NOTE, TOOL_MODELS};
 
-use super::{ID, KEY, Signer, assert_error, call, chat, now, send_raw, sim};
+use super::{ID, KEY, Signer, assert_error, call, chat, send_raw, sim};
 use crate::{client, eventually};
 
 /// Splits a raw stream into its JSON frames, asserting Hunyuan's framing on the way.
@@ -30,15 +30,17 @@ fn frames(raw: &str) -> Vec<Value> {
 }
 
 async fn stream(sim: &SimHandle, body: &Value) -> Vec<Value> {
+    // The header carries the timestamp that was signed (a second boundary may pass between).
+    let signer = Signer::new();
     let resp = client()
         .post(format!("{}/", sim.origin()))
         .header("content-type", "application/json")
         .header("x-tc-action", "ChatCompletions")
         .header("x-tc-version", "2023-09-01")
-        .header("x-tc-timestamp", now().to_string())
+        .header("x-tc-timestamp", signer.timestamp.to_string())
         .header(
             "authorization",
-            Signer::new()
+            signer
                 .sign(
                     &sim.addr().to_string(),
                     "ChatCompletions",
@@ -285,14 +287,15 @@ async fn binary_serves_hunyuan() {
         .unwrap_or_else(|| panic!("{line:?}"))
         .to_owned();
     let body = chat("hunyuan-lite", "bin", false).to_string();
-    let (auth, _) = Signer::new().sign(&origin, "ChatCompletions", body.as_bytes());
+    let signer = Signer::new();
+    let (auth, _) = signer.sign(&origin, "ChatCompletions", body.as_bytes());
     let text = client()
         .post(format!("http://{origin}/"))
         .header("content-type", "application/json")
         .header("authorization", auth)
         .header("x-tc-action", "ChatCompletions")
         .header("x-tc-version", "2023-09-01")
-        .header("x-tc-timestamp", now().to_string())
+        .header("x-tc-timestamp", signer.timestamp.to_string())
         .body(body)
         .send()
         .await
