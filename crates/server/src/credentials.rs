@@ -51,10 +51,7 @@ impl TokenCache {
         }
         let resp = upstream::send(state, req, timeout).await?;
         let status = resp.status().as_u16();
-        let body = tokio::time::timeout(timeout, resp.bytes())
-            .await
-            .map_err(|_| Failure::Timeout("token answer did not complete in time".into()))?
-            .map_err(upstream::classify)?;
+        let body = upstream::read_body(resp, timeout).await?;
         let token = adapter
             .token_response(status, &body)
             .map_err(|err| Failure::Status {

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::KeyCache;
 use crate::credentials::TokenCache;
+use crate::relay::upstream::Http;
 use crate::usage::UsageWriter;
 
 /// Everything a handler needs; cheap to clone.
@@ -35,7 +36,7 @@ pub(crate) struct Inner {
     pub(crate) keys: KeyCache,
     pub(crate) tokens: TokenCache,
     pub(crate) usage: UsageWriter,
-    pub(crate) http: reqwest::Client,
+    pub(crate) http: Http,
     pub(crate) admin_key_hash: String,
     /// Cancelled when shutdown starts.
     pub(crate) shutdown: CancellationToken,
@@ -54,9 +55,9 @@ pub enum StartError {
     /// A stored channel that cannot be used.
     #[error("channel `{0}`: {1}")]
     Channel(String, String),
-    /// The HTTP client could not be built.
-    #[error("http client: {0}")]
-    Http(#[from] reqwest::Error),
+    /// The upstream client's TLS setup failed (no usable trust store).
+    #[error("TLS setup of the upstream client: {0}")]
+    Tls(#[from] rustls::Error),
 }
 
 impl AppState {
@@ -70,11 +71,7 @@ impl AppState {
         sync_channels(&config, &store).await?;
         let (admin_key_hash, generated) = ensure_admin_key(&config, &store).await?;
         let routes = load_routes(&store).await?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(config.upstream.connect_timeout_ms))
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()?;
+        let http = Http::new(Duration::from_millis(config.upstream.connect_timeout_ms))?;
         let usage = UsageWriter::start(store.clone(), &config.usage);
         let models = routes.models().to_vec();
         tokio::task::spawn_blocking(move || {

@@ -337,7 +337,7 @@ async fn attempt(
 }
 
 async fn json_answer(
-    resp: reqwest::Response,
+    resp: upstream::Response,
     adapter: &'static dyn Adapter,
     ctx: &ResponseCtx<'_>,
     passthrough: bool,

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
+use http_body_util::BodyDataStream;
 use switchyard_providers::{Adapter, UpstreamRequest};
 use switchyard_sse::{Decoder, Event};
 use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
 
-use super::upstream::{Failure, classify};
+use super::upstream::{Failure, Response, body_failure};
 
 /// Largest single SSE event accepted from an upstream.
 const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
@@ -19,8 +20,8 @@ const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
 pub(crate) type Events = BoxStream<'static, Result<Vec<Event>, Failure>>;
 
 /// Decodes an HTTP body of server-sent events (`raw`: the space after `data:` is text).
-pub(crate) fn sse(resp: reqwest::Response, raw: bool) -> Events {
-    let body = resp.bytes_stream().boxed();
+pub(crate) fn sse(resp: Response, raw: bool) -> Events {
+    let body = BodyDataStream::new(resp.into_body());
     let decoder = Decoder::new(MAX_EVENT_BYTES);
     let decoder = if raw {
         decoder.keeping_data_space()
@@ -35,7 +36,7 @@ pub(crate) fn sse(resp: reqwest::Response, raw: bool) -> Events {
                 Ok(()) => Some((Ok(events), Some((body, dec)))),
                 Err(e) => Some((Err(Failure::Protocol(e.to_string())), None)),
             },
-            Some(Err(e)) => Some((Err(classify(e)), None)),
+            Some(Err(e)) => Some((Err(body_failure(&e)), None)),
             None => match dec.finish(&mut events) {
                 Ok(()) if events.is_empty() => None,
                 Ok(()) => Some((Ok(events), None)),

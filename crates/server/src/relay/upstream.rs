@@ -3,12 +3,20 @@
 //! Every failure is classified by whether another channel may be tried (failover happens only
 //! before the first byte reaches the client) and by the status the client finally sees.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls_platform_verifier::BuilderVerifierExt;
 use switchyard_core::secret::mask;
-use switchyard_providers::{UpstreamError, UpstreamRequest};
+use switchyard_providers::{Method, UpstreamError, UpstreamRequest};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -155,47 +163,108 @@ impl Failure {
     }
 }
 
+/// An upstream answer whose body has not been read yet.
+pub(crate) type Response = http::Response<Incoming>;
+
+/// The pooled HTTP client for every upstream call: hyper's, given a URI parsed once per
+/// request (no URL normalisation), HTTPS through rustls with the platform's trust store,
+/// HTTP/2 where the server offers it by ALPN.
+pub(crate) struct Http {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl Http {
+    /// A client whose TCP connect gives up after `connect_timeout`.
+    pub(crate) fn new(connect_timeout: Duration) -> Result<Self, rustls::Error> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_platform_verifier()?
+            .with_no_client_auth();
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(connect_timeout));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_all_versions()
+            .wrap_connector(tcp);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_timer(TokioTimer::new())
+            // Upstream answers are small JSON bodies and stream events: a 4 KiB read buffer
+            // (hyper's default grows from 8 KiB) halves what each open stream holds here.
+            .http1_read_buf_exact_size(4096)
+            .build(connector);
+        Ok(Self { client })
+    }
+}
+
 /// Sends `req` and waits for the response headers until `timeout`.
 pub(crate) async fn send(
     state: &AppState,
     req: UpstreamRequest,
     timeout: Duration,
-) -> Result<reqwest::Response, Failure> {
-    let mut b = match req.method {
-        switchyard_providers::Method::Post => state.inner.http.post(&req.url).body(req.body),
-        switchyard_providers::Method::Get => state.inner.http.get(&req.url),
+) -> Result<Response, Failure> {
+    let (method, body) = match req.method {
+        Method::Post => (http::Method::POST, req.body),
+        Method::Get => (http::Method::GET, Bytes::new()),
     };
+    let mut b = http::Request::builder().method(method).uri(req.url);
     for (k, v) in req.headers {
         b = b.header(k, v);
     }
-    match tokio::time::timeout(timeout, b.send()).await {
+    // The URL is left out of the message: some providers put credentials in the query string
+    // (Qianfan's secret key and access token).
+    let request = b
+        .body(Full::new(body))
+        .map_err(|e| Failure::Protocol(format!("the upstream request is not valid HTTP: {e}")))?;
+    match tokio::time::timeout(timeout, state.inner.http.client.request(request)).await {
         Err(_) => Err(Failure::Timeout(format!(
             "no response from upstream within {} ms",
             timeout.as_millis()
         ))),
-        Ok(Err(e)) => Err(classify(e)),
+        Ok(Err(e)) => Err(if e.is_connect() {
+            Failure::Connect(chain(&e))
+        } else {
+            Failure::Protocol(format!("upstream connection failed: {}", chain(&e)))
+        }),
         Ok(Ok(r)) => Ok(r),
     }
 }
 
-/// Classifies a transport error.
-pub(crate) fn classify(e: reqwest::Error) -> Failure {
-    // The URL is dropped from the text: some providers put credentials in the query string
-    // (Qianfan's secret key and access token). Headers never appear in reqwest's errors.
-    let e = e.without_url();
-    let text = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}"));
-    if e.is_timeout() {
-        Failure::Timeout(text)
-    } else if e.is_connect() {
-        Failure::Connect(text)
-    } else {
-        Failure::Protocol(format!("upstream connection failed: {text}"))
+/// An error and its causes, one line (hyper's errors never hold the URL or the headers).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A failure while reading an answer's body.
+pub(crate) fn body_failure(e: &hyper::Error) -> Failure {
+    Failure::Protocol(format!("upstream connection failed: {}", chain(e)))
+}
+
+/// Reads an answer's whole body within `timeout`.
+pub(crate) async fn read_body(resp: Response, timeout: Duration) -> Result<Bytes, Failure> {
+    match tokio::time::timeout(timeout, resp.into_body().collect()).await {
+        Err(_) => Err(Failure::Timeout(
+            "upstream answer did not complete in time".into(),
+        )),
+        Ok(Err(e)) => Err(body_failure(&e)),
+        Ok(Ok(b)) => Ok(b.to_bytes()),
     }
 }
 
-/// Reads an error answer (at most 64 KiB) and turns it into a failure.
+/// Reads an error answer (at most 64 KiB kept) and turns it into a failure.
 pub(crate) async fn status_failure(
-    resp: reqwest::Response,
+    resp: Response,
     adapter: &dyn switchyard_providers::Adapter,
     timeout: Duration,
 ) -> Failure {
@@ -206,27 +275,13 @@ pub(crate) async fn status_failure(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|s| s.ceil().max(1.0) as u64);
-    let body = match tokio::time::timeout(timeout, resp.bytes()).await {
-        Ok(Ok(b)) => b.slice(..b.len().min(64 * 1024)),
-        _ => bytes::Bytes::new(),
+    let body = match read_body(resp, timeout).await {
+        Ok(b) => b.slice(..b.len().min(64 * 1024)),
+        Err(_) => Bytes::new(),
     };
     Failure::Status {
         err: adapter.error(status, &body),
         retry_after: retry_after.or_else(|| adapter.retry_after(&body)),
-    }
-}
-
-/// Reads a successful answer's whole body within `timeout`.
-pub(crate) async fn read_body(
-    resp: reqwest::Response,
-    timeout: Duration,
-) -> Result<Bytes, Failure> {
-    match tokio::time::timeout(timeout, resp.bytes()).await {
-        Err(_) => Err(Failure::Timeout(
-            "upstream answer did not complete in time".into(),
-        )),
-        Ok(Err(e)) => Err(classify(e)),
-        Ok(Ok(b)) => Ok(b),
     }
 }
 
