@@ -25,7 +25,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::serve::ListenerExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serde_json::json;
 
 pub use admin::{CreateKey, create_key, key_json};
@@ -34,7 +36,7 @@ pub use state::{AppState, StartError};
 
 /// The router with every endpoint.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/v1/chat/completions", post(relay::chat_completions))
         .route("/v1/embeddings", post(relay::embeddings::embeddings))
         .route("/v1/models", get(models::list))
@@ -53,7 +55,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(gate::request_id))
-        .with_state(state)
+        .with_state(state);
+    // Turns every route into its final form once, not on each clone.
+    router.with_state(())
 }
 
 async fn healthz() -> Response {
@@ -110,18 +114,10 @@ pub async fn serve(
             });
         }
     };
-    // Small writes (a stream's chunks, a short JSON answer) go out at once: without
-    // TCP_NODELAY, Nagle's algorithm holds a chunk until the client's delayed ACK (~40 ms).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set on an accepted socket");
-        }
-    });
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
-    let server = server.into_future();
-    tokio::pin!(server);
+    let accept = accept_loop(listener, app(state), signal);
+    tokio::pin!(accept);
     let result = tokio::select! {
-        r = &mut server => r,
+        r = &mut accept => r,
         // Open connections got the grace period and a moment to write their final events.
         _ = async { inner.deadline.cancelled().await; tokio::time::sleep(Duration::from_secs(2)).await } => {
             tracing::warn!("shutdown: connections still open after the grace period; closing");
@@ -133,6 +129,54 @@ pub async fn serve(
     inner.usage.flush().await;
     tracing::info!("shutdown: usage flushed");
     result
+}
+
+/// Serves HTTP/1.1 connections until `signal` resolves, then waits for the open ones to end
+/// (each finishes its current request; keep-alive is refused from then on).
+///
+/// hyper's HTTP/1 server is used directly rather than through `axum::serve`: the latter first
+/// reads a few bytes to choose between HTTP/1 and HTTP/2 and replays them, which makes the
+/// connection's read buffer grow to 16 KiB (a quarter of what an open stream holds), and it
+/// rebuilds the router's route table for every connection.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    signal: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new());
+    tokio::pin!(signal);
+    loop {
+        let tcp = tokio::select! {
+            () = &mut signal => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // the listener itself is fine.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Small writes (a stream's chunks, a short JSON answer) go out at once: without
+        // TCP_NODELAY, Nagle's algorithm holds a chunk until the client's delayed ACK (~40 ms).
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on an accepted socket");
+        }
+        let service = TowerToHyperService::new(app.clone());
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Writes queued usage rows now (tests use this before reading the log).
