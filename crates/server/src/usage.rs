@@ -2,95 +2,94 @@
 //! batches by one background task, never on the hot path. The queue is unbounded so that no
 //! accepted row is ever dropped; a database outage delays rows (retried) rather than losing them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use switchyard_core::config::UsageConfig;
 use switchyard_store::{Store, UsageRow};
-use tokio::sync::{mpsc, oneshot};
-
-enum Msg {
-    Row(Box<UsageRow>),
-    Flush(oneshot::Sender<()>),
-}
+use tokio::sync::Notify;
 
 /// Handle to the writer task.
 #[derive(Clone)]
 pub(crate) struct UsageWriter {
-    tx: mpsc::UnboundedSender<Msg>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    store: Store,
+    /// Rows recorded and not yet taken by a write.
+    queue: Mutex<Vec<UsageRow>>,
+    /// Held while rows are being written, so that a flush also waits for a write under way.
+    writing: tokio::sync::Mutex<()>,
+    /// Woken when the queue holds a whole batch.
+    full: Notify,
+    batch: usize,
 }
 
 impl UsageWriter {
+    /// Starts the writer task: it writes the queue every `flush_interval_ms`, or as soon as it
+    /// holds `batch_size` rows. Recording a row wakes nothing else (a cross-thread wake-up per
+    /// request cost more CPU than writing the row).
     pub(crate) fn start(store: Store, cfg: &UsageConfig) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(
+        let shared = Arc::new(Shared {
             store,
-            rx,
-            cfg.batch_size,
-            Duration::from_millis(cfg.flush_interval_ms),
-        ));
-        Self { tx }
+            queue: Mutex::new(Vec::with_capacity(cfg.batch_size)),
+            writing: tokio::sync::Mutex::new(()),
+            full: Notify::new(),
+            batch: cfg.batch_size,
+        });
+        let interval = Duration::from_millis(cfg.flush_interval_ms);
+        let weak = Arc::downgrade(&shared);
+        tokio::spawn(async move {
+            loop {
+                let Some(shared) = weak.upgrade() else { return };
+                tokio::select! {
+                    () = shared.full.notified() => {}
+                    () = tokio::time::sleep(interval) => {}
+                }
+                shared.write_queued().await;
+            }
+        });
+        Self { shared }
     }
 
-    /// Queues a row.
+    /// Queues a row; never blocks and never drops it.
     pub(crate) fn record(&self, row: UsageRow) {
-        if self.tx.send(Msg::Row(Box::new(row))).is_err() {
-            tracing::error!("usage writer is gone; a usage row was not recorded");
+        let full = {
+            let mut q = self.shared.queue.lock();
+            q.push(row);
+            q.len() == self.shared.batch
+        };
+        if full {
+            self.shared.full.notify_one();
         }
     }
 
-    /// Writes everything queued so far; returns when it is in the database.
+    /// Returns once every row recorded before the call is written.
     pub(crate) async fn flush(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(Msg::Flush(tx)).is_ok() {
-            let _ = rx.await;
-        }
+        self.shared.write_queued().await;
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Msg>, batch: usize, interval: Duration) {
-    let mut rows: Vec<UsageRow> = Vec::with_capacity(batch);
-    loop {
-        let msg = if rows.is_empty() {
-            rx.recv().await
-        } else {
-            match tokio::time::timeout(interval, rx.recv()).await {
-                Ok(m) => m,
-                Err(_) => {
-                    write(&store, &mut rows).await;
-                    continue;
-                }
-            }
-        };
-        match msg {
-            Some(Msg::Row(r)) => {
-                rows.push(*r);
-                while rows.len() < batch {
-                    match rx.try_recv() {
-                        Ok(Msg::Row(r)) => rows.push(*r),
-                        Ok(Msg::Flush(ack)) => {
-                            write(&store, &mut rows).await;
-                            let _ = ack.send(());
-                        }
-                        Err(_) => break,
-                    }
-                }
-                if rows.len() >= batch {
-                    write(&store, &mut rows).await;
-                }
-            }
-            Some(Msg::Flush(ack)) => {
-                write(&store, &mut rows).await;
-                let _ = ack.send(());
-            }
-            None => {
-                write(&store, &mut rows).await;
+impl Shared {
+    /// Writes what the queue holds, a batch at a time.
+    async fn write_queued(&self) {
+        let _writing = self.writing.lock().await;
+        loop {
+            let mut rows = {
+                let mut q = self.queue.lock();
+                let n = q.len().min(self.batch);
+                q.drain(..n).collect::<Vec<_>>()
+            };
+            if rows.is_empty() {
                 return;
             }
+            write(&self.store, &mut rows).await;
         }
     }
 }
 
-/// Writes `rows`, retrying with back-off until the database takes them.
 async fn write(store: &Store, rows: &mut Vec<UsageRow>) {
     if rows.is_empty() {
         return;
