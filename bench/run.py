@@ -317,6 +317,8 @@ def main():
     ap.add_argument("--no-pg", action="store_true", help="skip Switchyard on PostgreSQL")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--sy-bin", default=None, help="another switchyard binary to measure (before/after runs)")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated scenario groups to run (single,max,rate,stream,hold); default all")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="report folder")
     ap.add_argument("--charts", default=None, help=argparse.SUPPRESS)  # internal: results.json to draw
     args = ap.parse_args()
@@ -415,24 +417,25 @@ def main():
                 f"p50 {r['latency_us']['p50']} p99 {r['latency_us']['p99']} µs")
             return r
 
+        groups = set(args.only.split(",")) if args.only else {"single", "max", "rate", "stream", "hold"}
         n_single = 200 if smoke else 2000
-        for t in targets:
+        for t in targets if "single" in groups else []:
             run("single", t, "closed", concurrency=1, requests=n_single, duration=600)
-        for t in targets:
+        for t in targets if "max" in groups else []:
             run("max", t, "closed", concurrency=64, duration=dur, timeout=30)
-        for rate in rates:
+        for rate in rates if "rate" in groups else []:
             settle_sockets()
             for t in targets:
-                if t == "litellm" and rate > 1.5 * results["scenarios"]["max"][t]["achieved_rps"]:
+                if t == "litellm" and "max" in groups and rate > 1.5 * results["scenarios"]["max"][t]["achieved_rps"]:
                     results["skipped"].append(f"rate-{rate}/litellm: above 1.5x its maximum throughput "
                                               f"({results['scenarios']['max'][t]['achieved_rps']:.0f} rps)")
                     continue
                 run(f"rate-{rate}", t, "rate", rps=rate, duration=dur, timeout=30 if t == "litellm" else None)
         n_stream = 20 if smoke else 200
-        for t in targets:
+        for t in targets if "stream" in groups else []:
             run("stream-100", t, "closed", body=SBODY, url_kind="stream", concurrency=1, requests=n_stream,
                 duration=600, stream=True)
-        for n in holds:
+        for n in holds if "hold" in groups else []:
             for t in [t for t in targets if targets[t]["hold"]]:
                 c = targets[t]
                 settle_sockets()
@@ -474,7 +477,7 @@ def main():
         if pg_made:
             psql(f"drop database if exists {pg_db}")
         shutil.rmtree(tmp, ignore_errors=True)
-    if not smoke:
+    if not smoke and not args.only:
         log("conversion micro-benchmark (cargo bench --bench convert)")
         results["microbench_ns"] = run_microbench(smoke)
     out = args.out
