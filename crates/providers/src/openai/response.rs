@@ -39,16 +39,44 @@ pub(super) fn convert(body: Bytes, repair: bool) -> Result<ChatOutput, ConvertEr
     let not_chat = |e: serde_json::Error| {
         ConvertError::Protocol(format!("upstream answer is not a chat completion: {e}"))
     };
-    // Usage is nearly always at the top: read only it (the choices are skipped, not built).
+    // Nearly every answer has usage: read only the counts billing needs (the choices and the
+    // detail objects are skipped, not built; the body goes on unchanged).
     #[derive(Deserialize)]
     struct UsageOnly {
         #[serde(default)]
-        usage: Option<Usage>,
+        usage: Option<Counts>,
     }
-    if let Some(usage) = serde_json::from_slice::<UsageOnly>(&body)
+    #[derive(Deserialize)]
+    struct Counts {
+        #[serde(default)]
+        prompt_tokens: Option<u64>,
+        #[serde(default)]
+        completion_tokens: Option<u64>,
+        #[serde(default)]
+        total_tokens: Option<u64>,
+        #[serde(default)]
+        prompt_tokens_details: Option<Cached>,
+    }
+    #[derive(Deserialize)]
+    struct Cached {
+        #[serde(default)]
+        cached_tokens: Option<u64>,
+    }
+    if let Some(c) = serde_json::from_slice::<UsageOnly>(&body)
         .map_err(not_chat)?
         .usage
     {
+        let mut usage = Usage::new(
+            c.prompt_tokens.unwrap_or(0),
+            c.completion_tokens.unwrap_or(0),
+        );
+        usage.total_tokens = c.total_tokens.unwrap_or(usage.total_tokens);
+        if let Some(n) = c.prompt_tokens_details.and_then(|d| d.cached_tokens) {
+            usage.extra.insert(
+                "prompt_tokens_details".into(),
+                serde_json::json!({ "cached_tokens": n }),
+            );
+        }
         return Ok(ChatOutput {
             body,
             usage: Some(usage),

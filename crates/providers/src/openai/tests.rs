@@ -199,6 +199,22 @@ fn non_stream_usage_and_errors() {
     assert_eq!(out.body, body);
     assert_eq!(out.usage.unwrap().completion_tokens, 2);
     assert!(out.text_for_count.is_none());
+    // Cached prompt tokens are read from the details; the other details are not needed.
+    let cached = Bytes::from_static(br#"{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12,"prompt_tokens_details":{"audio_tokens":0,"cached_tokens":8},"completion_tokens_details":{"reasoning_tokens":1}}}"#);
+    let u = adapter(Provider::OpenAi)
+        .chat_response(cached, &CTX)
+        .unwrap()
+        .usage
+        .unwrap();
+    assert_eq!(
+        (
+            u.prompt_tokens,
+            u.completion_tokens,
+            u.total_tokens,
+            u.cached_tokens()
+        ),
+        (10, 2, 12, 8)
+    );
     let no_usage = Bytes::from_static(
         br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"hello"}}]}"#,
     );
