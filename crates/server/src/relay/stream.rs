@@ -146,7 +146,7 @@ enum End {
 /// Builds the SSE response and spawns the pump.
 pub(crate) fn respond(
     state: &AppState,
-    s: Started,
+    mut s: Started,
     mut billing: Billing,
     encoder: Box<dyn Encoder>,
 ) -> Response {
@@ -154,11 +154,22 @@ pub(crate) fn respond(
     let keepalive = Duration::from_secs(state.inner.config.server.keepalive_secs.max(1));
     let deadline = state.inner.deadline.clone();
     billing.first_token();
+    // The first chunks are the start of the body itself, so that they leave with the headers
+    // (one write) instead of waiting for the pump task to be scheduled.
+    let mut encoder = encoder;
+    let mut first = Vec::new();
+    for f in std::mem::take(&mut s.first) {
+        encoder.chunk(&f, &mut first);
+    }
     state
         .inner
         .tasks
         .spawn(pump(s, tx, billing, encoder, keepalive, deadline));
-    let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
+    let body = Body::from_stream(
+        futures::stream::iter(first)
+            .chain(ReceiverStream::new(rx))
+            .map(Ok::<_, Infallible>),
+    );
     let mut res = Response::new(body);
     *res.status_mut() = StatusCode::OK;
     let h = res.headers_mut();
