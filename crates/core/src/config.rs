@@ -116,6 +116,9 @@ pub struct UpstreamConfig {
     /// Time allowed for one image fetch.
     #[serde(deserialize_with = "lenient")]
     pub image_fetch_timeout_ms: u64,
+    /// A PEM file of root certificates trusted for upstream HTTPS besides the operating
+    /// system's (a company CA in front of the providers, or a test CA).
+    pub ca_file: Option<String>,
 }
 
 impl Default for UpstreamConfig {
@@ -130,6 +133,7 @@ impl Default for UpstreamConfig {
             image_fetch_allow_private: false,
             image_fetch_max_bytes: 20 * 1024 * 1024,
             image_fetch_timeout_ms: 10_000,
+            ca_file: None,
         }
     }
 }

@@ -55,9 +55,9 @@ pub enum StartError {
     /// A stored channel that cannot be used.
     #[error("channel `{0}`: {1}")]
     Channel(String, String),
-    /// The upstream client's TLS setup failed (no usable trust store).
-    #[error("TLS setup of the upstream client: {0}")]
-    Tls(#[from] rustls::Error),
+    /// The upstream client's TLS setup failed (no usable trust store, or a bad `ca_file`).
+    #[error("upstream TLS: {0}")]
+    Tls(String),
 }
 
 impl AppState {
@@ -71,7 +71,10 @@ impl AppState {
         sync_channels(&config, &store).await?;
         let (admin_key_hash, generated) = ensure_admin_key(&config, &store).await?;
         let routes = load_routes(&store).await?;
-        let http = Http::new(Duration::from_millis(config.upstream.connect_timeout_ms))?;
+        let http = Http::new(
+            Duration::from_millis(config.upstream.connect_timeout_ms),
+            config.upstream.ca_file.as_deref(),
+        )?;
         let usage = UsageWriter::start(store.clone(), &config.usage);
         let models = routes.models().to_vec();
         tokio::task::spawn_blocking(move || {

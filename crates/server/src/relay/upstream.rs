@@ -14,12 +14,14 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rustls_platform_verifier::BuilderVerifierExt;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use rustls_platform_verifier::Verifier;
 use switchyard_core::secret::mask;
 use switchyard_providers::{Method, UpstreamError, UpstreamRequest};
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, StartError};
 
 /// Why an attempt failed.
 #[derive(Debug, Clone)]
@@ -174,12 +176,35 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    /// A client whose TCP connect gives up after `connect_timeout`.
-    pub(crate) fn new(connect_timeout: Duration) -> Result<Self, rustls::Error> {
+    /// A client whose TCP connect gives up after `connect_timeout`, trusting the operating
+    /// system's roots and the certificates of the PEM file `ca_file`.
+    pub(crate) fn new(
+        connect_timeout: Duration,
+        ca_file: Option<&str>,
+    ) -> Result<Self, StartError> {
+        let extra_roots = match ca_file {
+            None => Vec::new(),
+            Some(path) => {
+                let roots = CertificateDer::pem_file_iter(path)
+                    .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                    .map_err(|e| StartError::Tls(format!("upstream.ca_file `{path}`: {e}")))?;
+                if roots.is_empty() {
+                    return Err(StartError::Tls(format!(
+                        "upstream.ca_file `{path}` holds no certificate"
+                    )));
+                }
+                roots
+            }
+        };
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls_error = |e: rustls::Error| StartError::Tls(e.to_string());
+        let verifier =
+            Verifier::new_with_extra_roots(extra_roots, provider.clone()).map_err(tls_error)?;
         let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_platform_verifier()?
+            .with_safe_default_protocol_versions()
+            .map_err(tls_error)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);

@@ -21,3 +21,4 @@ mod passthrough;
 mod quota;
 mod shutdown;
 mod stream;
+mod tls;

@@ -1,0 +1,120 @@
+//! Upstreams over HTTPS: the OpenAI simulator behind TLS with a certificate of a test CA
+//! (`fixtures/tls`, valid until 2126). Trusted only through `upstream.ca_file`.
+
+use std::sync::Arc;
+
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde_json::json;
+use switchyard_sim::{Flavor, OpenAiSimConfig, SimState, openai_router};
+use tokio_rustls::TlsAcceptor;
+
+use crate::helpers::*;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/tls");
+
+/// The OpenAI simulator on `https://127.0.0.1:PORT`, HTTP/1.1 by ALPN.
+async fn https_sim() -> (String, SimState) {
+    let (router, state) = openai_router(OpenAiSimConfig::new(Flavor::OpenAi, "sk-up"));
+    let certs = CertificateDer::pem_file_iter(format!("{FIXTURES}/server.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(format!("{FIXTURES}/server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(cfg));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, router) = (acceptor.clone(), router.clone());
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends the handshake: nothing to serve.
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(router))
+                    .await;
+            });
+        }
+    });
+    (format!("https://127.0.0.1:{port}/v1"), state)
+}
+
+async fn gateway(base: &str, ca_file: Option<&str>) -> (Gateway, String) {
+    let upstream = ca_file.map_or(String::new(), |f| {
+        format!("[upstream]\nca_file = \"{f}\"\n")
+    });
+    let gw = Gateway::start(&format!(
+        "{upstream}{}",
+        channel("tls", "openai", base, "sk-up", &["gpt-4o"], 0)
+    ))
+    .await;
+    let (_, key) = gw.plain_key().await;
+    (gw, key)
+}
+
+#[tokio::test]
+async fn an_https_upstream_signed_by_the_configured_ca_is_relayed() {
+    let (base, sim) = https_sim().await;
+    let (gw, key) = gateway(&base, Some(&format!("{FIXTURES}/ca.pem"))).await;
+    let body = json!({"model": "gpt-4o", "messages": user("hello")});
+    let (status, v) = chat(&gw, &key, &body).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(
+        v["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("hello")
+    );
+    let chunks = stream_chat(
+        &gw,
+        &key,
+        &json!({"model": "gpt-4o", "stream": true, "messages": user("hi")}),
+    )
+    .await;
+    assert!(content_of(&chunks).contains("hi"));
+    assert_eq!(sim.request_count(), 2);
+}
+
+#[tokio::test]
+async fn an_https_upstream_with_an_untrusted_certificate_is_refused() {
+    let (base, sim) = https_sim().await;
+    let (gw, key) = gateway(&base, None).await;
+    let body = json!({"model": "gpt-4o", "messages": user("hello")});
+    let (status, v) = chat(&gw, &key, &body).await;
+    assert_eq!(status, 502, "{v}");
+    assert_eq!(v["error"]["code"], "upstream_unreachable", "{v}");
+    assert_eq!(sim.request_count(), 0);
+}
+
+#[tokio::test]
+async fn a_ca_file_without_certificates_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let mut config = switchyard_core::Config::default();
+    config.database.url = format!("sqlite://{}", dir.path().join("db.sqlite").display());
+    config.upstream.ca_file = Some(empty.display().to_string());
+    let store = switchyard_store::Store::connect(&config.database.url)
+        .await
+        .unwrap();
+    let err = switchyard_server::AppState::start(config, store)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("holds no certificate"), "{err}");
+}
