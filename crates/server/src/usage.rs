@@ -90,6 +90,7 @@ impl Shared {
     }
 }
 
+/// Writes `rows`, retrying with back-off until the database takes them.
 async fn write(store: &Store, rows: &mut Vec<UsageRow>) {
     if rows.is_empty() {
         return;

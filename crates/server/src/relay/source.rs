@@ -11,7 +11,7 @@ use switchyard_providers::{Adapter, UpstreamRequest};
 use switchyard_sse::{Decoder, Event};
 use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
 
-use super::upstream::{Failure, Response, body_failure};
+use super::upstream::{Failure, Response, connection_failure};
 
 /// Largest single SSE event accepted from an upstream.
 const MAX_EVENT_BYTES: usize = 4 * 1024 * 1024;
@@ -36,7 +36,7 @@ pub(crate) fn sse(resp: Response, raw: bool) -> Events {
                 Ok(()) => Some((Ok(events), Some((body, dec)))),
                 Err(e) => Some((Err(Failure::Protocol(e.to_string())), None)),
             },
-            Some(Err(e)) => Some((Err(body_failure(&e)), None)),
+            Some(Err(e)) => Some((Err(connection_failure(&e)), None)),
             None => match dec.finish(&mut events) {
                 Ok(()) if events.is_empty() => None,
                 Ok(()) => Some((Ok(events), None)),

@@ -148,7 +148,7 @@ pub(crate) fn respond(
     state: &AppState,
     mut s: Started,
     mut billing: Billing,
-    encoder: Box<dyn Encoder>,
+    mut encoder: Box<dyn Encoder>,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     let keepalive = Duration::from_secs(state.inner.config.server.keepalive_secs.max(1));
@@ -156,7 +156,6 @@ pub(crate) fn respond(
     billing.first_token();
     // The first chunks are the start of the body itself, so that they leave with the headers
     // (one write) instead of waiting for the pump task to be scheduled.
-    let mut encoder = encoder;
     let mut first = Vec::new();
     for f in std::mem::take(&mut s.first) {
         encoder.chunk(&f, &mut first);

@@ -250,11 +250,8 @@ pub(crate) async fn send(
             "no response from upstream within {} ms",
             timeout.as_millis()
         ))),
-        Ok(Err(e)) => Err(if e.is_connect() {
-            Failure::Connect(chain(&e))
-        } else {
-            Failure::Protocol(format!("upstream connection failed: {}", chain(&e)))
-        }),
+        Ok(Err(e)) if e.is_connect() => Err(Failure::Connect(chain(&e))),
+        Ok(Err(e)) => Err(connection_failure(&e)),
         Ok(Ok(r)) => Ok(r),
     }
 }
@@ -271,8 +268,8 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// A failure while reading an answer's body.
-pub(crate) fn body_failure(e: &hyper::Error) -> Failure {
+/// A connection that broke after it was established (while sending or reading an answer).
+pub(crate) fn connection_failure(e: &dyn std::error::Error) -> Failure {
     Failure::Protocol(format!("upstream connection failed: {}", chain(e)))
 }
 
@@ -282,7 +279,7 @@ pub(crate) async fn read_body(resp: Response, timeout: Duration) -> Result<Bytes
         Err(_) => Err(Failure::Timeout(
             "upstream answer did not complete in time".into(),
         )),
-        Ok(Err(e)) => Err(body_failure(&e)),
+        Ok(Err(e)) => Err(connection_failure(&e)),
         Ok(Ok(b)) => Ok(b.to_bytes()),
     }
 }
