@@ -281,7 +281,9 @@ async fn attempt(
     let streamed = req.is_stream() || adapter.streams_only();
     let raw_sse = ureq.transport == Transport::HttpRawSse;
     let events = if ureq.transport == Transport::WebSocket {
-        source::websocket(ureq, adapter, first_byte).await?
+        // Boxed: connecting a WebSocket is a large future (11 KB) that every HTTP attempt
+        // would otherwise carry, and copy when the attempt is boxed.
+        Box::pin(source::websocket(ureq, adapter, first_byte)).await?
     } else {
         let resp = upstream::send(state, ureq, first_byte).await?;
         if !resp.status().is_success() {
