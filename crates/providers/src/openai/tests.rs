@@ -215,6 +215,20 @@ fn non_stream_usage_and_errors() {
         ),
         (10, 2, 12, 8)
     );
+    // OpenAI's own member order (usage before service_tier), and text that looks like usage.
+    let ordered = Bytes::from_static(br#"{"choices":[{"message":{"content":"\"usage\": {\"prompt_tokens\": 99}}"}}],"usage":{"prompt_tokens":5,"completion_tokens":6,"total_tokens":11},"service_tier":"default","system_fingerprint":"fp"}"#);
+    let u = adapter(Provider::OpenAi)
+        .chat_response(ordered, &CTX)
+        .unwrap()
+        .usage
+        .unwrap();
+    assert_eq!((u.prompt_tokens, u.completion_tokens), (5, 6));
+    // An answer that does not close is not relayed as a chat completion.
+    let unclosed = Bytes::from_static(br#"{"choices":[],"usage":{"prompt_tokens":5}"#);
+    assert!(matches!(
+        adapter(Provider::OpenAi).chat_response(unclosed, &CTX),
+        Err(ConvertError::Protocol(_))
+    ));
     let no_usage = Bytes::from_static(
         br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"hello"}}]}"#,
     );
