@@ -15,7 +15,9 @@ Contenders, against the same `switchyard-sim openai` upstream in the same run:
 Load comes from `loadgen` (open loop, latency from the intended send time). The gateway and
 proxy are pinned to CPU 0, simulators and load to CPU 1 (when `taskset` exists). CPU time per
 request is each contender's own utime+stime (/proc/PID/stat, children included) over the
-requests it answered. Figures are reported as ratios against `direct` and `bare` measured in
+requests it answered; the `cpu` group measures it again in short slices alternating between
+bare, sy and sy-pg, for the CPU target. Figures are reported as ratios against `direct` and
+`bare` measured in
 the same run. Full mode also runs the conversion micro-benchmark (`cargo bench --bench
 convert`) and draws PNG charts with matplotlib from bench/.venv.
 """
@@ -318,7 +320,7 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--sy-bin", default=None, help="another switchyard binary to measure (before/after runs)")
     ap.add_argument("--only", default=None,
-                    help="comma-separated scenario groups to run (single,max,rate,stream,hold); default all")
+                    help="comma-separated scenario groups to run (single,max,rate,cpu,stream,hold); default all")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="report folder")
     ap.add_argument("--charts", default=None, help=argparse.SUPPRESS)  # internal: results.json to draw
     args = ap.parse_args()
@@ -417,7 +419,7 @@ def main():
                 f"p50 {r['latency_us']['p50']} p99 {r['latency_us']['p99']} µs")
             return r
 
-        groups = set(args.only.split(",")) if args.only else {"single", "max", "rate", "stream", "hold"}
+        groups = set(args.only.split(",")) if args.only else {"single", "max", "rate", "cpu", "stream", "hold"}
         n_single = 200 if smoke else 2000
         for t in targets if "single" in groups else []:
             run("single", t, "closed", concurrency=1, requests=n_single, duration=600)
@@ -431,6 +433,37 @@ def main():
                                               f"({results['scenarios']['max'][t]['achieved_rps']:.0f} rps)")
                     continue
                 run(f"rate-{rate}", t, "rate", rps=rate, duration=dur, timeout=30 if t == "litellm" else None)
+        # CPU per request again, in short slices that alternate between the contenders: the
+        # other tenants of these machines change the cost of a CPU second within minutes, which
+        # a contender measured alone for 20 s takes whole. The ratio is the median of the
+        # ratios of neighbouring slices.
+        slices, slice_s = (2, 1) if smoke else (5, 4)
+        cpu_set = [t for t in ("bare", "sy", "sy-pg") if t in targets]
+        for rate in rates if "cpu" in groups else []:
+            settle_sockets()
+            per = {t: [] for t in cpu_set}
+            for _ in range(slices):
+                for t in cpu_set:
+                    c = targets[t]
+                    before = cpu_seconds(c["proc"].pid)
+                    r = loadgen(bins, "rate", f"{c['base']}/v1/chat/completions", CHAT, key=c["key"],
+                                rps=rate, duration=slice_s)
+                    per[t].append(((cpu_seconds(c["proc"].pid) - before) * 1e6, r["ok"]))
+                    sent[t] += r["ok"] + r["errors"]
+                    checks.append((f"cpu-{rate}/{t}", r["errors"] == 0 and r["ok"] > 0))
+            entry = {}
+            for t in cpu_set:
+                entry[t] = {"cpu_us_per_request": sum(u for u, _ in per[t]) / max(sum(n for _, n in per[t]), 1),
+                            "slices_us_per_request": [u / max(n, 1) for u, n in per[t]]}
+            for t in cpu_set[1:]:
+                ratios = sorted(a / b for a, b in zip(entry[t]["slices_us_per_request"],
+                                                      entry["bare"]["slices_us_per_request"]) if b)
+                entry[t]["median_ratio_to_bare"] = ratios[len(ratios) // 2] if ratios else None
+            results.setdefault("cpu_interleaved", {})[f"rate-{rate}"] = entry
+            log(f"cpu-{rate}: " + ", ".join(f"{t} {entry[t]['cpu_us_per_request']:.0f} µs/req"
+                                            + (f" ({entry[t]['median_ratio_to_bare']:.2f}× bare)"
+                                               if entry[t].get("median_ratio_to_bare") else "")
+                                            for t in cpu_set))
         n_stream = 20 if smoke else 200
         for t in targets if "stream" in groups else []:
             run("stream-100", t, "closed", body=SBODY, url_kind="stream", concurrency=1, requests=n_stream,
@@ -535,11 +568,13 @@ def write_report(res, out, charts):
     if sy:
         target("added p50 at 2k RPS ≤ 100 µs", f"{sy['p50']} µs", sy["p50"] <= 100)
         target("added p99 at 2k RPS ≤ 1000 µs", f"{sy['p99']} µs", sy["p99"] <= 1000)
-    cpu = [(n, s[n]["sy"]["cpu_us_per_request"] / s[n]["bare"]["cpu_us_per_request"])
-           for n in rate_names if "sy" in s[n] and "bare" in s[n] and s[n]["bare"].get("cpu_us_per_request")]
+    inter = res.get("cpu_interleaved", {})
+    cpu = [(n, e["sy"]["median_ratio_to_bare"]) for n, e in inter.items()
+           if e.get("sy", {}).get("median_ratio_to_bare")]
     if cpu:
         worst = max(cpu, key=lambda x: x[1])
-        target("CPU per request ≤ 1.5× bare (worst rate)", f"{worst[1]:.2f}× ({worst[0]})", worst[1] <= 1.5)
+        target("CPU per request ≤ 1.5× bare (worst rate, interleaved slices)", f"{worst[1]:.2f}× ({worst[0]})",
+               worst[1] <= 1.5)
     if "max" in s and "litellm" in s["max"]:
         ratio = s["max"]["sy"]["achieved_rps"] / max(s["max"]["litellm"]["achieved_rps"], 1)
         target("max throughput ≥ 10× LiteLLM", f"{ratio:.1f}×", ratio >= 10)
@@ -591,6 +626,20 @@ def write_report(res, out, charts):
             for t in ("sy", "sy-pg"):
                 if t in s["max"]:
                     lines.append(f"| max throughput {t} / litellm | {fmt_ratio(s['max'][t]['achieved_rps'], s['max']['litellm']['achieved_rps'])} |")
+    inter = res.get("cpu_interleaved", {})
+    if inter:
+        lines += ["", "## CPU per request, interleaved", "",
+                  "Each rate again, in short slices that alternate bare, sy, sy-pg (so that a change in the",
+                  "machine's speed falls on all of them); ratio = median over the slices of sy's (or sy-pg's)",
+                  "CPU per request over bare's in the neighbouring slice. sy-pg's figure leaves out the work",
+                  "of the PostgreSQL server, a process of its own; sy's includes SQLite, which runs inside it.", "",
+                  "| rate | contender | CPU µs/req | per slice | median ratio to bare |", "|---|---|---|---|---|"]
+        for n, e in inter.items():
+            for t, v in e.items():
+                sl = " ".join(f"{x:.0f}" for x in v["slices_us_per_request"])
+                ratio = v.get("median_ratio_to_bare")
+                lines.append(f"| {n} | {t} | {v['cpu_us_per_request']:.0f} | {sl} | "
+                             f"{f'{ratio:.2f}' if ratio else ''} |")
     holds = [n for n in s if n.startswith("hold-")]
     if holds:
         lines += ["", "## Concurrent slow streams", "", "| streams | contender | ok | errors | idle RSS MB | peak RSS MB | CPU µs/stream |",
