@@ -17,9 +17,8 @@ proxy are pinned to CPU 0, simulators and load to CPU 1 (when `taskset` exists).
 request is each contender's own utime+stime (/proc/PID/stat, children included) over the
 requests it answered; the `cpu` group measures it again in short slices alternating between
 bare, sy and sy-pg, for the CPU target. Figures are reported as ratios against `direct` and
-`bare` measured in
-the same run. Full mode also runs the conversion micro-benchmark (`cargo bench --bench
-convert`) and draws PNG charts with matplotlib from bench/.venv.
+`bare` measured in the same run. Full mode also runs the conversion micro-benchmark (`cargo
+bench --bench convert`) and draws PNG charts with matplotlib from bench/.venv.
 """
 
 import argparse
