@@ -404,16 +404,22 @@ def main():
             results["skipped"].append("litellm: --no-litellm")
         sent = {t: 0 for t in targets}
 
-        def run(name, t, mode, body=CHAT, url_kind="base", **kw):
+        def measure(name, t, mode, body=CHAT, url_kind="base", **kw):
+            """One load run against `t`: loadgen's figures plus the contender's CPU seconds."""
             c = targets[t]
             proc = c.get(f"{url_kind}_proc", c["proc"])
             before = cpu_seconds(proc.pid)
             r = loadgen(bins, mode, f"{c[url_kind]}/v1/chat/completions", body, key=c["key"], **kw)
-            r["cpu_us_per_request"] = (cpu_seconds(proc.pid) - before) * 1e6 / max(r["ok"], 1)
+            r["cpu_s"] = cpu_seconds(proc.pid) - before
+            r["cpu_us_per_request"] = r["cpu_s"] * 1e6 / max(r["ok"], 1)
             sent[t] += r["ok"] + r["errors"]
-            results["scenarios"].setdefault(name, {})[t] = r
             if t != "litellm":  # LiteLLM's errors are a finding, not a harness failure
                 checks.append((f"{name}/{t}", r["errors"] == 0 and r["ok"] > 0))
+            return r
+
+        def run(name, t, mode, body=CHAT, url_kind="base", **kw):
+            r = measure(name, t, mode, body, url_kind, **kw)
+            results["scenarios"].setdefault(name, {})[t] = r
             log(f"{name}/{t}: ok {r['ok']} errors {r['errors']} rps {r['achieved_rps']:.0f} "
                 f"p50 {r['latency_us']['p50']} p99 {r['latency_us']['p99']} µs")
             return r
@@ -443,13 +449,8 @@ def main():
             per = {t: [] for t in cpu_set}
             for _ in range(slices):
                 for t in cpu_set:
-                    c = targets[t]
-                    before = cpu_seconds(c["proc"].pid)
-                    r = loadgen(bins, "rate", f"{c['base']}/v1/chat/completions", CHAT, key=c["key"],
-                                rps=rate, duration=slice_s)
-                    per[t].append(((cpu_seconds(c["proc"].pid) - before) * 1e6, r["ok"]))
-                    sent[t] += r["ok"] + r["errors"]
-                    checks.append((f"cpu-{rate}/{t}", r["errors"] == 0 and r["ok"] > 0))
+                    r = measure(f"cpu-{rate}", t, "rate", rps=rate, duration=slice_s)
+                    per[t].append((r["cpu_s"] * 1e6, r["ok"]))
             entry = {}
             for t in cpu_set:
                 entry[t] = {"cpu_us_per_request": sum(u for u, _ in per[t]) / max(sum(n for _, n in per[t]), 1),
