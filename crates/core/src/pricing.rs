@@ -4,7 +4,9 @@
 //! are held as integer nano-USD per token so that fractional prices (0.15 USD/M) stay exact, and
 //! a request's cost is rounded to the nearest micro-USD once, at the end.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use crate::config::PriceConfig;
 

@@ -8,9 +8,9 @@
 //! The ledger is per process (decision 7 in ARCHITECTURE.md moves it to Redis for many
 //! instances). It learns a key's spent amount from the database the first time it sees the key.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use foldhash::HashMap;
 use parking_lot::Mutex;
 
 #[derive(Debug, Default)]

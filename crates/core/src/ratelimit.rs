@@ -1,8 +1,8 @@
 //! Requests-per-minute limits per key, in fixed one-minute windows (per process for now).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use foldhash::HashMap;
 use parking_lot::Mutex;
 
 /// Counters of the current window per key.

@@ -4,10 +4,11 @@
 //! A single failure never takes a channel out: only `failure_threshold` consecutive failures
 //! put it in cooldown, and a success resets the count. Disabled channels are not in the table.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use foldhash::HashMap;
 use rand::Rng;
 use switchyard_providers::Provider;
 
@@ -103,7 +104,7 @@ pub struct RouteTable {
 impl RouteTable {
     /// Builds the table from enabled channels.
     pub fn new(channels: Vec<Channel>) -> Self {
-        let mut by_model: HashMap<String, Vec<Arc<Channel>>> = HashMap::new();
+        let mut by_model: HashMap<String, Vec<Arc<Channel>>> = HashMap::default();
         for ch in channels {
             let ch = Arc::new(ch);
             for m in &ch.models {

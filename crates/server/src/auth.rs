@@ -1,10 +1,10 @@
 //! Authentication of client keys (SHA-256 lookup, cached briefly) and of the admin key.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
+use foldhash::HashMap;
 use parking_lot::Mutex;
 use subtle_eq::ct_eq;
 use switchyard_core::keys;

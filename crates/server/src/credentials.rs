@@ -2,10 +2,10 @@
 //! token): cached per channel until shortly before expiry; concurrent first requests wait on one
 //! fetch under a per-channel lock; a token the provider refuses is dropped and fetched again.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use foldhash::HashMap;
 use parking_lot::Mutex;
 use switchyard_providers::{Adapter, Target};
 use tokio::time::Instant;

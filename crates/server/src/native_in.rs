@@ -7,9 +7,7 @@
 use std::collections::HashMap;
 
 use axum::Extension;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
 use serde_json::Value;
 use switchyard_providers::inbound::{anthropic, gemini};
@@ -30,15 +28,16 @@ fn json_body(bytes: &[u8]) -> Result<Value, ApiError> {
 pub(crate) async fn messages(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
+    req: Request,
 ) -> Response {
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
     let inbound = Inbound {
         endpoint: "messages",
         dialect: Dialect::Anthropic,
         key: None,
     };
-    handle(&state, &rid, &headers, body, inbound, |bytes, _| {
+    handle(&state, &rid, headers, body, inbound, |bytes, _| {
         anthropic::request_to_chat(&json_body(bytes)?).map_err(|m| ApiError::bad_request(m, None))
     })
     .await
@@ -50,9 +49,10 @@ pub(crate) async fn generate(
     Extension(rid): Extension<RequestId>,
     Path(target): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Body,
+    req: Request,
 ) -> Response {
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
     let (model, method) = target.split_once(':').unwrap_or((target.as_str(), ""));
     let embed_shape = match method {
         "embedContent" => Some(Shape::GeminiOne),
@@ -64,7 +64,7 @@ pub(crate) async fn generate(
         return embeddings::serve(
             &state,
             &rid,
-            &headers,
+            headers,
             body,
             query.get("key").map(String::as_str),
             shape,
@@ -90,7 +90,7 @@ pub(crate) async fn generate(
         dialect: Dialect::Gemini,
         key: query.get("key").cloned(),
     };
-    handle(&state, &rid, &headers, body, inbound, move |bytes, _| {
+    handle(&state, &rid, headers, body, inbound, move |bytes, _| {
         gemini::request_to_chat(&json_body(bytes)?, &model, stream)
             .map_err(|m| ApiError::bad_request(m, None))
     })

@@ -32,10 +32,11 @@ use crate::state::AppState;
 pub(crate) async fn embeddings(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
+    req: axum::extract::Request,
 ) -> Response {
-    serve(&state, &rid, &headers, body, None, Shape::OpenAi, parse).await
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+    serve(&state, &rid, headers, body, None, Shape::OpenAi, parse).await
 }
 
 /// How the answer is written: OpenAI's list, or Gemini's `embedContent` (one) /

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
@@ -45,15 +45,18 @@ use crate::state::AppState;
 pub(crate) async fn chat_completions(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
+    req: Request,
 ) -> Response {
+    // The request taken whole (here and in the other relay handlers): axum's `HeaderMap`
+    // extractor would clone the headers.
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
     let inbound = Inbound {
         endpoint: "chat/completions",
         dialect: Dialect::OpenAi { wants_usage: false },
         key: None,
     };
-    handle(&state, &rid, &headers, body, inbound, |bytes, dialect| {
+    handle(&state, &rid, headers, body, inbound, |bytes, dialect| {
         let req = parse_chat(bytes)?;
         *dialect = Dialect::OpenAi {
             wants_usage: req.wants_usage(),
