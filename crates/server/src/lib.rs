@@ -124,8 +124,6 @@ pub async fn serve(
             Ok(())
         }
     };
-    inner.tasks.close();
-    let _ = tokio::time::timeout(Duration::from_secs(5), inner.tasks.wait()).await;
     inner.usage.flush().await;
     tracing::info!("shutdown: usage flushed");
     result

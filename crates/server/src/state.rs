@@ -13,7 +13,6 @@ use switchyard_core::{Secret, keys};
 use switchyard_providers::Provider;
 use switchyard_store::Store;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::auth::KeyCache;
 use crate::credentials::TokenCache;
@@ -42,8 +41,6 @@ pub(crate) struct Inner {
     pub(crate) shutdown: CancellationToken,
     /// Cancelled when the shutdown grace period is over: open streams end then.
     pub(crate) deadline: CancellationToken,
-    /// Tracks stream pumps, so shutdown can wait for them.
-    pub(crate) tasks: TaskTracker,
 }
 
 /// Start-up failure.
@@ -94,7 +91,6 @@ impl AppState {
             admin_key_hash,
             shutdown: CancellationToken::new(),
             deadline: CancellationToken::new(),
-            tasks: TaskTracker::new(),
         };
         Ok((
             AppState {
