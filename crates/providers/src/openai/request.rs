@@ -11,7 +11,7 @@ use super::Flavor;
 use crate::adapter::{ConvertError, Target, UpstreamRequest};
 
 /// The upstream's request body: `req`'s fields, borrowed, with `model` and the flavour's
-/// adjustments in place (a clone of the whole request cost a tenth of the relay's own work).
+/// adjustments in place, so that no request is cloned to be rewritten.
 #[derive(Serialize)]
 struct Body<'a> {
     model: &'a str,
