@@ -31,6 +31,86 @@ struct MessageProbe {
     tool_calls: Option<Value>,
 }
 
+#[derive(Deserialize)]
+struct UsageOnly {
+    #[serde(default)]
+    usage: Option<Counts>,
+}
+
+#[derive(Deserialize)]
+struct Counts {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    total_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<Cached>,
+}
+
+#[derive(Deserialize)]
+struct Cached {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+/// The top-level `usage` object of an answer, looked for from its end without reading the
+/// choices before it (serde skipping them cost about 10k instructions a request).
+///
+/// A `"usage"` found is taken only when it is a key (an unescaped quote, then `:`), its value
+/// parses as the counts, and what follows that value closes the outermost object and ends the
+/// answer, which a `usage` nested anywhere deeper cannot do. A string cannot hide a match: any
+/// quote inside one is escaped. `None` sends the caller to the full parse.
+fn tail_usage(body: &[u8]) -> Option<Counts> {
+    for at in memchr::memmem::rfind_iter(body, b"\"usage\"").take(4) {
+        let escapes = body[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        if escapes % 2 == 1 {
+            continue;
+        }
+        let rest = &body[at + 7..];
+        let Some(colon) = rest.iter().position(|b| !b.is_ascii_whitespace()) else {
+            continue;
+        };
+        if rest[colon] != b':' {
+            continue;
+        }
+        let value = &rest[colon + 1..];
+        let mut values = serde_json::Deserializer::from_slice(value).into_iter::<Counts>();
+        let Some(Ok(counts)) = values.next() else {
+            continue;
+        };
+        if closes_outermost(&value[values.byte_offset()..]) {
+            return Some(counts);
+        }
+    }
+    None
+}
+
+/// True when `tail`, read from inside an object member list, closes that object with a `}` that
+/// is the answer's last non-blank byte. Strings are skipped; nothing else is validated.
+fn closes_outermost(tail: &[u8]) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < tail.len() {
+        match tail[i] {
+            b'"' => {
+                i += 1;
+                while i < tail.len() && tail[i] != b'"' {
+                    i += if tail[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth > 0 => depth -= 1,
+            b'}' => return tail[i + 1..].iter().all(u8::is_ascii_whitespace),
+            b']' => return false,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 /// Reads usage from the answer. OpenAI's own answers pass through byte for byte; other
 /// flavours' answers get the fields OpenAI's schema requires and they omit (`logprobs`,
 /// `message.refusal`), and lose the non-standard `choices[].usage`.
@@ -40,32 +120,17 @@ pub(super) fn convert(body: Bytes, repair: bool) -> Result<ChatOutput, ConvertEr
         ConvertError::Protocol(format!("upstream answer is not a chat completion: {e}"))
     };
     // Nearly every answer has usage: read only the counts billing needs (the choices and the
-    // detail objects are skipped, not built; the body goes on unchanged).
-    #[derive(Deserialize)]
-    struct UsageOnly {
-        #[serde(default)]
-        usage: Option<Counts>,
-    }
-    #[derive(Deserialize)]
-    struct Counts {
-        #[serde(default)]
-        prompt_tokens: Option<u64>,
-        #[serde(default)]
-        completion_tokens: Option<u64>,
-        #[serde(default)]
-        total_tokens: Option<u64>,
-        #[serde(default)]
-        prompt_tokens_details: Option<Cached>,
-    }
-    #[derive(Deserialize)]
-    struct Cached {
-        #[serde(default)]
-        cached_tokens: Option<u64>,
-    }
-    if let Some(c) = serde_json::from_slice::<UsageOnly>(&body)
-        .map_err(not_chat)?
-        .usage
-    {
+    // detail objects are skipped, not built; the body goes on unchanged). Found from the end
+    // first, where OpenAI puts it; the whole answer is read only when that fails.
+    let counts = match tail_usage(&body) {
+        Some(c) => Some(c),
+        None => {
+            serde_json::from_slice::<UsageOnly>(&body)
+                .map_err(not_chat)?
+                .usage
+        }
+    };
+    if let Some(c) = counts {
         let mut usage = Usage::new(
             c.prompt_tokens.unwrap_or(0),
             c.completion_tokens.unwrap_or(0),
@@ -178,5 +243,43 @@ pub(crate) fn error(status: u16, body: &[u8]) -> UpstreamError {
                 code: None,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail_usage;
+
+    fn prompt(body: &str) -> Option<u64> {
+        tail_usage(body.as_bytes()).map(|c| c.prompt_tokens.unwrap_or(0))
+    }
+
+    #[test]
+    fn only_a_top_level_usage_is_read_from_the_tail() {
+        // Last member, or followed by others (OpenAI's order), blanks included.
+        assert_eq!(
+            prompt(r#"{"choices":[],"usage":{"prompt_tokens":5}}"#),
+            Some(5)
+        );
+        assert_eq!(
+            prompt(r#"{"usage" : {"prompt_tokens":6} , "service_tier":"a}b\"]","x":[{}]} "#),
+            Some(6)
+        );
+        // "usage" as a string value before the real key.
+        assert_eq!(
+            prompt(r#"{"object":"usage","usage":{"prompt_tokens":7}}"#),
+            Some(7)
+        );
+        // Nested deeper: inside a choice, or in an object that is not the answer.
+        assert_eq!(
+            prompt(r#"{"choices":[{"usage":{"prompt_tokens":9}}]}"#),
+            None
+        );
+        assert_eq!(prompt(r#"{"meta":{"usage":{"prompt_tokens":9}}}"#), None);
+        // A key that only ends in `usage"` after an escaped quote.
+        assert_eq!(prompt(r#"{"\"usage":{"prompt_tokens":9}}"#), None);
+        // Not closed, or not an object of counts: left to the full parse.
+        assert_eq!(prompt(r#"{"choices":[],"usage":{"prompt_tokens":5}"#), None);
+        assert_eq!(prompt(r#"{"usage":null}"#), None);
     }
 }
