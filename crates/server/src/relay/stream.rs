@@ -281,10 +281,7 @@ impl Relay {
             Poll::Ready(Some(Ok(batch))) => {
                 self.last_event = Instant::now();
                 self.last_beat = self.last_event;
-                let mut frames = std::mem::take(&mut self.frames);
-                let converted = convert(&mut self.s, &batch, &mut self.emit, &mut frames);
-                self.frames = frames;
-                match converted {
+                match convert(&mut self.s, &batch, &mut self.emit, &mut self.frames) {
                     Ok(()) => self.encode_frames(),
                     Err(f) => self.end(End::Failed(f)),
                 }
