@@ -146,6 +146,43 @@ async fn refusals_have_honest_statuses() {
     );
 }
 
+/// A key revoked in the database by another process (not through this one's admin API) is still
+/// served from the cache at first, and refused once the record is read again: ahead of its 5 s
+/// expiry, in the background, by a request made past half that life.
+#[tokio::test]
+async fn a_key_revoked_elsewhere_is_refused_once_its_record_is_refreshed() {
+    let up = sim(Flavor::OpenAi, "sk-up").await;
+    let gw = Gateway::start(&channel(
+        "oa",
+        "openai",
+        &up.base_url(),
+        "sk-up",
+        &["gpt-4"],
+        0,
+    ))
+    .await;
+    let p = "/v1/chat/completions";
+    let (id, key) = gw.plain_key().await;
+    let read = std::time::Instant::now();
+    let (s, _, _) = call(&gw, "POST", p, Some(&key), chat("gpt-4")).await;
+    assert_eq!(s, 200);
+    assert!(gw.state.store().revoke_key(id).await.unwrap());
+    let (s, _, _) = call(&gw, "POST", p, Some(&key), chat("gpt-4")).await;
+    assert_eq!(s, 200, "the cached record is used");
+    let refused = loop {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (s, _, v) = call(&gw, "POST", p, Some(&key), chat("gpt-4")).await;
+        if s == StatusCode::FORBIDDEN {
+            assert_eq!(v["error"]["code"], "key_revoked");
+            break read.elapsed();
+        }
+        assert_eq!(s, 200);
+        assert!(read.elapsed().as_secs() < 10, "never refused");
+    };
+    // Refreshed at 2.5 s; without the refresh ahead it would take the whole 5 s.
+    assert!(refused.as_millis() < 4500, "refused only after {refused:?}");
+}
+
 #[tokio::test]
 async fn key_status_expiry_allow_list_and_rpm() {
     let up = sim(Flavor::OpenAi, "sk-up").await;
