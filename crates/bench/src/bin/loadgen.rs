@@ -62,6 +62,14 @@ struct Args {
     /// overloaded contender from holding the run for minutes.
     #[arg(long, default_value_t = 0.0)]
     timeout: f64,
+    /// Requests sent one at a time before the run (closed mode) and reported apart, under
+    /// `warmup`: the first of them pays for new connections on both sides of a proxy.
+    #[arg(long, default_value_t = 0)]
+    warmup: u64,
+    /// Also write every successful request as a line `start_us first_byte_us total_us` (start
+    /// counted from the run's start) to this file, to find when the slow ones happened.
+    #[arg(long)]
+    samples: Option<std::path::PathBuf>,
 }
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
@@ -69,6 +77,8 @@ type HttpClient = Client<HttpConnector, Full<Bytes>>;
 struct Stats {
     total: Histogram<u64>,
     first: Histogram<u64>,
+    /// (start, first byte, total) in µs, kept only with `--samples`.
+    samples: Vec<(u64, u64, u64)>,
 }
 
 struct Shared {
@@ -78,6 +88,7 @@ struct Shared {
     ok: AtomicU64,
     errors: AtomicU64,
     timeouts: AtomicU64,
+    started: Instant,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -131,6 +142,13 @@ async fn one(shared: &Shared, intended: Instant) {
             if let Some(f) = first {
                 let _ = s.first.record(f.as_micros().max(1) as u64);
             }
+            if shared.args.samples.is_some() {
+                let start = intended
+                    .saturating_duration_since(shared.started)
+                    .as_micros() as u64;
+                let first = first.map_or(0, |f| f.as_micros() as u64);
+                s.samples.push((start, first, total.as_micros() as u64));
+            }
         }
         _ => {
             shared.errors.fetch_add(1, Ordering::Relaxed);
@@ -163,11 +181,29 @@ async fn main() -> anyhow::Result<()> {
         stats: Mutex::new(Stats {
             total: histogram(),
             first: histogram(),
+            samples: Vec::new(),
         }),
         ok: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         timeouts: AtomicU64::new(0),
+        started: Instant::now(),
     });
+    let mut warmup = serde_json::Value::Null;
+    if shared.args.warmup > 0 {
+        for _ in 0..shared.args.warmup {
+            one(&shared, Instant::now()).await;
+        }
+        let mut s = shared.stats.lock().await;
+        warmup = json!({
+            "sent": shared.args.warmup,
+            "ok": shared.ok.swap(0, Ordering::Relaxed),
+            "errors": shared.errors.swap(0, Ordering::Relaxed),
+            "latency_us": summary(&s.total), "first_byte_us": summary(&s.first),
+        });
+        s.total.reset();
+        s.first.reset();
+        s.samples.clear();
+    }
     let started = Instant::now();
     let mut sent = 0u64;
     match mode {
@@ -238,6 +274,13 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let stats = shared.stats.lock().await;
     let ok = shared.ok.load(Ordering::Relaxed);
+    if let Some(path) = &shared.args.samples {
+        let mut out = String::new();
+        for (start, first, total) in &stats.samples {
+            out.push_str(&format!("{start} {first} {total}\n"));
+        }
+        std::fs::write(path, out)?;
+    }
     println!(
         "{}",
         json!({
@@ -245,6 +288,7 @@ async fn main() -> anyhow::Result<()> {
             "timeouts": shared.timeouts.load(Ordering::Relaxed),
             "elapsed_s": elapsed, "achieved_rps": ok as f64 / elapsed,
             "latency_us": summary(&stats.total), "first_byte_us": summary(&stats.first),
+            "warmup": warmup,
         })
     );
     Ok(())
