@@ -36,6 +36,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "cached_tokens",
         sql: include_str!("../migrations/sqlite/0002_cached_tokens.sql"),
     },
+    Migration {
+        version: 3,
+        name: "drop_created_at_index",
+        sql: include_str!("../migrations/sqlite/0003_drop_created_at_index.sql"),
+    },
 ];
 
 /// PostgreSQL migrations, in version order.
@@ -49,6 +54,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "cached_tokens",
         sql: include_str!("../migrations/postgres/0002_cached_tokens.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "drop_created_at_index",
+        sql: include_str!("../migrations/postgres/0003_drop_created_at_index.sql"),
     },
 ];
 

@@ -6,8 +6,9 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Arguments, SqlitePool};
 
 use crate::error::{Result, StoreError, redact_url};
 use crate::model::{ApiKey, Channel, NewApiKey, NewChannel, UsageFilter, UsageRecord, UsageRow};
@@ -287,29 +288,15 @@ impl SqlitePools {
         for (slot, &size) in CHUNK_SIZES.iter().enumerate() {
             while rest.len() >= size {
                 let (chunk, tail) = rest.split_at(size);
-                let mut q = sqlx::query(insert_sql(slot));
+                // Arguments sized once: binding row by row grew the vector a dozen times.
+                let mut args = SqliteArguments::default();
+                Arguments::reserve(&mut args, size * USAGE_PARAMS_PER_ROW, 0);
                 for r in chunk {
-                    q = q
-                        .bind(&r.request_id)
-                        .bind(r.created_at.timestamp_millis())
-                        .bind(r.key_id)
-                        .bind(r.channel_id)
-                        .bind(&r.endpoint)
-                        .bind(&r.requested_model)
-                        .bind(&r.upstream_model)
-                        .bind(r.prompt_tokens)
-                        .bind(r.completion_tokens)
-                        .bind(r.total_tokens)
-                        .bind(r.estimated)
-                        .bind(r.cost_micros)
-                        .bind(r.latency_ms)
-                        .bind(r.ttft_ms)
-                        .bind(r.status)
-                        .bind(&r.error_code)
-                        .bind(r.stream)
-                        .bind(r.cached_tokens);
+                    add_usage_row(&mut args, r).map_err(sqlx::Error::Encode)?;
                 }
-                q.execute(&mut *tx).await?;
+                sqlx::query_with(insert_sql(slot), args)
+                    .execute(&mut *tx)
+                    .await?;
                 rest = tail;
             }
         }
@@ -361,6 +348,28 @@ impl SqlitePools {
             .await?;
         rows.into_iter().map(UsageLogRow::into_model).collect()
     }
+}
+
+/// Appends one usage row's values, in `usage_insert_columns!` order.
+fn add_usage_row(args: &mut SqliteArguments, r: &UsageRow) -> std::result::Result<(), BoxDynError> {
+    Arguments::add(args, &r.request_id)?;
+    Arguments::add(args, r.created_at.timestamp_millis())?;
+    Arguments::add(args, r.key_id)?;
+    Arguments::add(args, r.channel_id)?;
+    Arguments::add(args, &r.endpoint)?;
+    Arguments::add(args, &r.requested_model)?;
+    Arguments::add(args, &r.upstream_model)?;
+    Arguments::add(args, r.prompt_tokens)?;
+    Arguments::add(args, r.completion_tokens)?;
+    Arguments::add(args, r.total_tokens)?;
+    Arguments::add(args, r.estimated)?;
+    Arguments::add(args, r.cost_micros)?;
+    Arguments::add(args, r.latency_ms)?;
+    Arguments::add(args, r.ttft_ms)?;
+    Arguments::add(args, r.status)?;
+    Arguments::add(args, &r.error_code)?;
+    Arguments::add(args, r.stream)?;
+    Arguments::add(args, r.cached_tokens)
 }
 
 /// The multi-row INSERT for `CHUNK_SIZES[slot]` rows, built once per process.
