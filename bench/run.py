@@ -47,6 +47,8 @@ MATPLOTLIB_VERSION = "3.11.2"
 CHAT = {"model": "bench-fast", "messages": [{"role": "user", "content": "hello"}]}
 SBODY = {"model": "bench-stream", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 HBODY = {"model": "bench-hold", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+DBODY = {"model": "bench-slow", "messages": [{"role": "user", "content": "hello"}]}
+UPSTREAM_DELAY_MS = 50
 GATEWAYS = ("sy", "sy-pg", "litellm")
 
 
@@ -319,7 +321,7 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--sy-bin", default=None, help="another switchyard binary to measure (before/after runs)")
     ap.add_argument("--only", default=None,
-                    help="comma-separated scenario groups to run (single,max,rate,cpu,stream,hold); default all")
+                    help="comma-separated scenario groups to run (single,max,rate,delay,cpu,stream,hold); default all")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="report folder")
     ap.add_argument("--charts", default=None, help=argparse.SUPPRESS)  # internal: results.json to draw
     args = ap.parse_args()
@@ -357,10 +359,14 @@ def main():
                                  "--chunks", "100", "--chunk-interval-ms", "1"], cpu=1)
         _, hold = procs.start([sim, "openai", "--key", "sk-up", "--models", "bench-hold",
                                "--chunks", "20", "--chunk-interval-ms", str(int(dur * 1000 / 20))], cpu=1)
-        upstreams = [("fast", fast, "bench-fast"), ("stream", stream, "bench-stream"), ("hold", hold, "bench-hold")]
+        sim_slow, slow = procs.start([sim, "openai", "--key", "sk-up", "--models", "bench-slow", "--chunks", "5",
+                                      "--latency-ms", str(UPSTREAM_DELAY_MS)], cpu=1)
+        upstreams = [("fast", fast, "bench-fast"), ("stream", stream, "bench-stream"), ("hold", hold, "bench-hold"),
+                     ("slow", slow, "bench-slow")]
         bare_proc, bare = procs.start([os.path.join(bins, "bare-proxy"), "--upstream", fast], cpu=0)
         bare_stream_proc, bare_stream = procs.start([os.path.join(bins, "bare-proxy"), "--upstream", stream], cpu=0)
         bare_hold_proc, bare_hold = procs.start([os.path.join(bins, "bare-proxy"), "--upstream", hold], cpu=0)
+        bare_slow_proc, bare_slow = procs.start([os.path.join(bins, "bare-proxy"), "--upstream", slow], cpu=0)
         sy_bin = args.sy_bin or os.path.join(bins, "switchyard")
         sy_env = {**os.environ, "SWITCHYARD_LOG": "warn"}
         db = os.path.join(tmp, "sy.db")
@@ -371,11 +377,12 @@ def main():
         # Each contender: base URL and key for the plain, stream and hold upstreams, and the
         # process whose CPU time and memory are its own.
         targets = {
-            "direct": {"base": fast, "stream": stream, "hold": None, "key": "sk-up", "proc": sim_fast,
-                       "stream_proc": sim_stream},
-            "bare": {"base": bare, "stream": bare_stream, "hold": bare_hold, "key": "sk-up", "proc": bare_proc,
-                     "stream_proc": bare_stream_proc, "hold_proc": bare_hold_proc},
-            "sy": {"base": sy, "stream": sy, "hold": sy, "key": key, "proc": sy_proc},
+            "direct": {"base": fast, "stream": stream, "hold": None, "slow": slow, "key": "sk-up", "proc": sim_fast,
+                       "stream_proc": sim_stream, "slow_proc": sim_slow},
+            "bare": {"base": bare, "stream": bare_stream, "hold": bare_hold, "slow": bare_slow, "key": "sk-up",
+                     "proc": bare_proc, "stream_proc": bare_stream_proc, "hold_proc": bare_hold_proc,
+                     "slow_proc": bare_slow_proc},
+            "sy": {"base": sy, "stream": sy, "hold": sy, "slow": sy, "key": key, "proc": sy_proc},
         }
         if not args.no_pg and postgres_ok():
             r = psql(f"create database {pg_db}")
@@ -385,7 +392,8 @@ def main():
                 pg_proc, sy_pg = procs.start([sy_bin, "serve", "--config", os.path.join(tmp, "sy-pg.toml")], cpu=0, env=sy_env)
                 pg_key = post(f"{sy_pg}/admin/keys", {"name": "bench", "quota_usd": 1_000_000, "rpm": 10_000_000},
                               {"authorization": f"Bearer {ADMIN}"})["key"]
-                targets["sy-pg"] = {"base": sy_pg, "stream": sy_pg, "hold": sy_pg, "key": pg_key, "proc": pg_proc}
+                targets["sy-pg"] = {"base": sy_pg, "stream": sy_pg, "hold": sy_pg, "slow": sy_pg, "key": pg_key,
+                                    "proc": pg_proc}
             else:
                 results["skipped"].append(f"sy-pg: create database failed: {r.stderr.strip()}")
         else:
@@ -393,7 +401,7 @@ def main():
         if want_litellm and litellm_installed():
             try:
                 ll_proc, ll, ll_key = start_litellm(procs, tmp, upstreams, notes)
-                targets["litellm"] = {"base": ll, "stream": ll, "hold": None, "key": ll_key, "proc": ll_proc}
+                targets["litellm"] = {"base": ll, "stream": ll, "hold": None, "slow": ll, "key": ll_key, "proc": ll_proc}
                 results["litellm_version"] = LITELLM_VERSION
             except RuntimeError as e:
                 log(str(e))
@@ -425,7 +433,7 @@ def main():
                 f"p50 {r['latency_us']['p50']} p99 {r['latency_us']['p99']} µs")
             return r
 
-        groups = set(args.only.split(",")) if args.only else {"single", "max", "rate", "cpu", "stream", "hold"}
+        groups = set(args.only.split(",")) if args.only else {"single", "max", "rate", "delay", "cpu", "stream", "hold"}
         n_single = 200 if smoke else 2000
         for t in targets if "single" in groups else []:
             run("single", t, "closed", concurrency=1, requests=n_single, duration=600)
@@ -439,6 +447,18 @@ def main():
                                               f"({results['scenarios']['max'][t]['achieved_rps']:.0f} rps)")
                     continue
                 run(f"rate-{rate}", t, "rate", rps=rate, duration=dur, timeout=30 if t == "litellm" else None)
+        # The same open loop against an upstream that answers after 50 ms: a hundred requests in
+        # flight at 2k RPS, so the gateway holds as many upstream connections and requests at once.
+        delay_rate = 200 if smoke else 2000
+        for t in targets if "delay" in groups else []:
+            if t == "litellm" and "max" in groups and delay_rate > 1.5 * results["scenarios"]["max"][t]["achieved_rps"]:
+                results["skipped"].append(f"delay{UPSTREAM_DELAY_MS}-rate-{delay_rate}/litellm: above 1.5x its "
+                                          f"maximum throughput ({results['scenarios']['max'][t]['achieved_rps']:.0f} rps)")
+                continue
+            if t == "direct":
+                settle_sockets()
+            run(f"delay{UPSTREAM_DELAY_MS}-rate-{delay_rate}", t, "rate", body=DBODY, url_kind="slow", rps=delay_rate,
+                duration=dur, timeout=30 if t == "litellm" else None)
         # CPU per request again, in short slices that alternate between the contenders: the
         # other tenants of these machines change the cost of a CPU second within minutes, which
         # a contender measured alone for 20 s takes whole. The ratio is the median of the
@@ -625,7 +645,7 @@ def write_report(res, out, charts):
         for t, w in warm:
             lines.append(f"| {t} | {w['ok']} | {w['errors']} | {w['first_byte_us']['max']} |")
     lines += ["", "## Ratios (same run)", "", "| figure | value |", "|---|---|"]
-    for n in rate_names + [n for n in s if n.startswith("stream")]:
+    for n in rate_names + [n for n in s if n.startswith(("delay", "stream"))]:
         by = s[n]
         for t in GATEWAYS:
             if t in by and "bare" in by:
