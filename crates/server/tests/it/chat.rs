@@ -160,16 +160,7 @@ async fn moonshot_and_stepfun_non_stream_usage() {
 
 #[tokio::test]
 async fn models_list_respects_the_key_allow_list() {
-    let up = sim(Flavor::OpenAi, "sk-up").await;
-    let gw = Gateway::start(&channel(
-        "oa",
-        "openai",
-        &up.base_url(),
-        "sk-up",
-        &["gpt-4", "gpt-3.5-turbo"],
-        0,
-    ))
-    .await;
+    let (_up, gw) = openai_gateway(&["gpt-4", "gpt-3.5-turbo"]).await;
     let (_, key) = gw
         .key(CreateKey {
             name: "n".into(),

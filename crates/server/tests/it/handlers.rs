@@ -151,16 +151,7 @@ async fn refusals_have_honest_statuses() {
 /// expiry, in the background, by a request made past half that life.
 #[tokio::test]
 async fn a_key_revoked_elsewhere_is_refused_once_its_record_is_refreshed() {
-    let up = sim(Flavor::OpenAi, "sk-up").await;
-    let gw = Gateway::start(&channel(
-        "oa",
-        "openai",
-        &up.base_url(),
-        "sk-up",
-        &["gpt-4"],
-        0,
-    ))
-    .await;
+    let (_up, gw) = openai_gateway(&["gpt-4"]).await;
     let p = "/v1/chat/completions";
     let (id, key) = gw.plain_key().await;
     let read = std::time::Instant::now();
@@ -185,16 +176,7 @@ async fn a_key_revoked_elsewhere_is_refused_once_its_record_is_refreshed() {
 
 #[tokio::test]
 async fn key_status_expiry_allow_list_and_rpm() {
-    let up = sim(Flavor::OpenAi, "sk-up").await;
-    let gw = Gateway::start(&channel(
-        "oa",
-        "openai",
-        &up.base_url(),
-        "sk-up",
-        &["gpt-4", "gpt-3.5-turbo"],
-        0,
-    ))
-    .await;
+    let (_up, gw) = openai_gateway(&["gpt-4", "gpt-3.5-turbo"]).await;
     let p = "/v1/chat/completions";
 
     let (id, revoked) = gw.plain_key().await;
@@ -330,16 +312,7 @@ async fn admin_api_needs_the_admin_key_and_never_shows_secrets() {
 
 #[tokio::test]
 async fn rejected_requests_still_write_a_usage_row() {
-    let up = sim(Flavor::OpenAi, "sk-up").await;
-    let gw = Gateway::start(&channel(
-        "oa",
-        "openai",
-        &up.base_url(),
-        "sk-up",
-        &["gpt-4"],
-        0,
-    ))
-    .await;
+    let (_up, gw) = openai_gateway(&["gpt-4"]).await;
     let (id, key) = gw.plain_key().await;
     let (s, _, _) = call(
         &gw,

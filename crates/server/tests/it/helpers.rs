@@ -42,6 +42,14 @@ pub async fn sim(flavor: Flavor, key: &str) -> SimHandle {
         .unwrap()
 }
 
+/// An OpenAI simulator (key `sk-up`) and a gateway with one channel `oa` to it serving
+/// `models`; keep the simulator alive as long as the gateway.
+pub async fn openai_gateway(models: &[&str]) -> (SimHandle, Gateway) {
+    let up = sim(Flavor::OpenAi, "sk-up").await;
+    let gw = Gateway::start(&channel("oa", "openai", &up.base_url(), "sk-up", models, 0)).await;
+    (up, gw)
+}
+
 impl Gateway {
     /// Starts a gateway with `extra` TOML (sections and channels) on a fresh database.
     pub async fn start(extra: &str) -> Gateway {

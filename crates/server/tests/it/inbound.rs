@@ -2,21 +2,11 @@
 //! billed and logged like the OpenAI path, errors in each dialect's shape.
 
 use serde_json::{Value, json};
-use switchyard_sim::Flavor;
 
 use crate::helpers::*;
 
 async fn gateway() -> (Gateway, switchyard_sim::SimHandle) {
-    let up = sim(Flavor::OpenAi, "sk-up").await;
-    let gw = Gateway::start(&channel(
-        "oa",
-        "openai",
-        &up.base_url(),
-        "sk-up",
-        &["gpt-4o"],
-        0,
-    ))
-    .await;
+    let (up, gw) = openai_gateway(&["gpt-4o"]).await;
     (gw, up)
 }
 
@@ -183,16 +173,7 @@ async fn gemini_generate_content_through_an_openai_channel() {
 
 #[tokio::test]
 async fn gemini_embed_content_through_an_openai_channel() {
-    let up = sim(Flavor::OpenAi, "sk-up").await;
-    let gw = Gateway::start(&channel(
-        "oa",
-        "openai",
-        &up.base_url(),
-        "sk-up",
-        &["text-embedding-3-small"],
-        0,
-    ))
-    .await;
+    let (_up, gw) = openai_gateway(&["text-embedding-3-small"]).await;
     let (id, key) = gw.plain_key().await;
     let url = format!(
         "{}/v1beta/models/text-embedding-3-small:batchEmbedContents",
