@@ -439,26 +439,23 @@ def main():
             run("single", t, "closed", concurrency=1, requests=n_single, duration=600)
         for t in targets if "max" in groups else []:
             run("max", t, "closed", concurrency=64, duration=dur, timeout=30)
-        for rate in rates if "rate" in groups else []:
+        def open_loop(name, rate, **kw):
+            """Every contender at `rate` for `dur` seconds; LiteLLM only within 1.5x its maximum."""
             settle_sockets()
             for t in targets:
                 if t == "litellm" and "max" in groups and rate > 1.5 * results["scenarios"]["max"][t]["achieved_rps"]:
-                    results["skipped"].append(f"rate-{rate}/litellm: above 1.5x its maximum throughput "
+                    results["skipped"].append(f"{name}/litellm: above 1.5x its maximum throughput "
                                               f"({results['scenarios']['max'][t]['achieved_rps']:.0f} rps)")
                     continue
-                run(f"rate-{rate}", t, "rate", rps=rate, duration=dur, timeout=30 if t == "litellm" else None)
+                run(name, t, "rate", rps=rate, duration=dur, timeout=30 if t == "litellm" else None, **kw)
+
+        for rate in rates if "rate" in groups else []:
+            open_loop(f"rate-{rate}", rate)
         # The same open loop against an upstream that answers after 50 ms: a hundred requests in
         # flight at 2k RPS, so the gateway holds as many upstream connections and requests at once.
-        delay_rate = 200 if smoke else 2000
-        for t in targets if "delay" in groups else []:
-            if t == "litellm" and "max" in groups and delay_rate > 1.5 * results["scenarios"]["max"][t]["achieved_rps"]:
-                results["skipped"].append(f"delay{UPSTREAM_DELAY_MS}-rate-{delay_rate}/litellm: above 1.5x its "
-                                          f"maximum throughput ({results['scenarios']['max'][t]['achieved_rps']:.0f} rps)")
-                continue
-            if t == "direct":
-                settle_sockets()
-            run(f"delay{UPSTREAM_DELAY_MS}-rate-{delay_rate}", t, "rate", body=DBODY, url_kind="slow", rps=delay_rate,
-                duration=dur, timeout=30 if t == "litellm" else None)
+        if "delay" in groups:
+            delay_rate = 200 if smoke else 2000
+            open_loop(f"delay{UPSTREAM_DELAY_MS}-rate-{delay_rate}", delay_rate, body=DBODY, url_kind="slow")
         # CPU per request again, in short slices that alternate between the contenders: the
         # other tenants of these machines change the cost of a CPU second within minutes, which
         # a contender measured alone for 20 s takes whole. The ratio is the median of the

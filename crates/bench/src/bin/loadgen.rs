@@ -67,7 +67,8 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     warmup: u64,
     /// Also write every successful request as a line `start_us first_byte_us total_us` (start
-    /// counted from the run's start) to this file, to find when the slow ones happened.
+    /// counted from the generator's start, warm-up included) to this file, to find when the
+    /// slow ones happened.
     #[arg(long)]
     samples: Option<std::path::PathBuf>,
 }
