@@ -41,5 +41,5 @@ pub use qianfan::{
     QianfanControl, QianfanSimConfig, QianfanV2SimConfig, spawn_qianfan, spawn_qianfan_on,
     spawn_qianfan_v2, spawn_qianfan_v2_on,
 };
-pub use spark::{SparkSimConfig, spawn_spark, spawn_spark_on};
+pub use spark::{SparkSimConfig, spark_router, spawn_spark, spawn_spark_on};
 pub use zhipu::{ZhipuSimConfig, spawn_zhipu, spawn_zhipu_on};

@@ -286,7 +286,13 @@ async fn attempt(
     let events = if ureq.transport == Transport::WebSocket {
         // Boxed: connecting a WebSocket is a large future (11 KB) that every HTTP attempt
         // would otherwise carry, and copy when the attempt is boxed.
-        Box::pin(source::websocket(ureq, adapter, first_byte)).await?
+        Box::pin(source::websocket(
+            ureq,
+            adapter,
+            state.inner.http.ws_tls(),
+            first_byte,
+        ))
+        .await?
     } else {
         let resp = upstream::send(state, ureq, first_byte).await?;
         if !resp.status().is_success() {

@@ -2,6 +2,7 @@
 //! the pipeline as a stream of batches of [`Event`]s. Dropping a source closes the connection,
 //! which cancels the upstream request.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::BoxStream;
@@ -9,6 +10,7 @@ use futures::{SinkExt, StreamExt};
 use http_body_util::BodyDataStream;
 use switchyard_providers::{Adapter, UpstreamRequest};
 use switchyard_sse::{Decoder, Event};
+use tokio_tungstenite::Connector;
 use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest};
 
 use super::upstream::{Failure, Response, connection_failure};
@@ -47,11 +49,12 @@ pub(crate) fn sse(resp: Response, raw: bool) -> Events {
     .boxed()
 }
 
-/// Opens a WebSocket, sends the request body as one text message, and yields every text
-/// message received as one event.
+/// Opens a WebSocket (`wss://` trusting what `tls` trusts), sends the request body as one text
+/// message, and yields every text message received as one event.
 pub(crate) async fn websocket(
     req: UpstreamRequest,
     adapter: &dyn Adapter,
+    tls: Arc<rustls::ClientConfig>,
     timeout: Duration,
 ) -> Result<Events, Failure> {
     let mut request = req
@@ -67,7 +70,12 @@ pub(crate) async fn websocket(
             request.headers_mut().insert(k, v);
         }
     }
-    let connect = tokio_tungstenite::connect_async(request);
+    let connect = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        None,
+        true,
+        Some(Connector::Rustls(tls)),
+    );
     let (mut ws, _) = match tokio::time::timeout(timeout, connect).await {
         Err(_) => return Err(Failure::Timeout("WebSocket handshake timed out".into())),
         Ok(Err(tungstenite::Error::Http(resp))) => {

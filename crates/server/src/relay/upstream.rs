@@ -173,6 +173,9 @@ pub(crate) type Response = http::Response<Incoming>;
 /// HTTP/2 where the server offers it by ALPN.
 pub(crate) struct Http {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// The same trust (platform roots and `ca_file`) for WebSocket upstreams (Spark), without
+    /// ALPN: a WebSocket handshake is HTTP/1.1.
+    ws_tls: Arc<rustls::ClientConfig>,
 }
 
 impl Http {
@@ -206,6 +209,7 @@ impl Http {
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
+        let ws_tls = Arc::new(tls.clone());
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
@@ -222,7 +226,12 @@ impl Http {
             // (hyper's default grows from 8 KiB) halves what each open stream holds here.
             .http1_read_buf_exact_size(4096)
             .build(connector);
-        Ok(Self { client })
+        Ok(Self { client, ws_tls })
+    }
+
+    /// TLS settings for `wss://` upstreams.
+    pub(crate) fn ws_tls(&self) -> Arc<rustls::ClientConfig> {
+        self.ws_tls.clone()
     }
 }
 

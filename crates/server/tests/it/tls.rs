@@ -1,5 +1,6 @@
-//! Upstreams over HTTPS: the OpenAI simulator behind TLS with a certificate of a test CA
-//! (`fixtures/tls`, valid until 2126). Trusted only through `upstream.ca_file`.
+//! Upstreams over TLS: the OpenAI simulator (HTTPS) and the Spark simulator (`wss://`) with a
+//! certificate of a test CA (`fixtures/tls`, valid until 2126), trusted only through
+//! `upstream.ca_file`.
 
 use std::sync::Arc;
 
@@ -8,16 +9,24 @@ use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::json;
-use switchyard_sim::{Flavor, OpenAiSimConfig, SimState, openai_router};
+use switchyard_sim::{
+    Flavor, OpenAiSimConfig, SimState, SparkSimConfig, openai_router, spark_router,
+};
 use tokio_rustls::TlsAcceptor;
 
 use crate::helpers::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/tls");
 
-/// The OpenAI simulator on `https://127.0.0.1:PORT`, HTTP/1.1 by ALPN.
+/// The OpenAI simulator on `https://127.0.0.1:PORT/v1`.
 async fn https_sim() -> (String, SimState) {
     let (router, state) = openai_router(OpenAiSimConfig::new(Flavor::OpenAi, "sk-up"));
+    let origin = tls_origin(router).await;
+    (format!("{origin}/v1"), state)
+}
+
+/// `router` served on `https://127.0.0.1:PORT` (HTTP/1.1 by ALPN, upgrades allowed).
+async fn tls_origin(router: axum::Router) -> String {
     let certs = CertificateDer::pem_file_iter(format!("{FIXTURES}/server.pem"))
         .unwrap()
         .collect::<Result<Vec<_>, _>>()
@@ -47,24 +56,72 @@ async fn https_sim() -> (String, SimState) {
                 };
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), TowerToHyperService::new(router))
+                    .with_upgrades()
                     .await;
             });
         }
     });
-    (format!("https://127.0.0.1:{port}/v1"), state)
+    format!("https://127.0.0.1:{port}")
 }
 
 async fn gateway(base: &str, ca_file: Option<&str>) -> (Gateway, String) {
+    spark_or_openai(("openai", base, "sk-up", "gpt-4o"), ca_file).await
+}
+
+/// A gateway with one channel `(provider, base, key, model)`, trusting `ca_file` if given.
+async fn spark_or_openai(
+    (provider, base, key, model): (&str, &str, &str, &str),
+    ca_file: Option<&str>,
+) -> (Gateway, String) {
     let upstream = ca_file.map_or(String::new(), |f| {
         format!("[upstream]\nca_file = \"{f}\"\n")
     });
     let gw = Gateway::start(&format!(
         "{upstream}{}",
-        channel("tls", "openai", base, "sk-up", &["gpt-4o"], 0)
+        channel("tls", provider, base, key, &[model], 0)
     ))
     .await;
     let (_, key) = gw.plain_key().await;
     (gw, key)
+}
+
+fn spark_cfg() -> SparkSimConfig {
+    SparkSimConfig::new(
+        "app-tls",
+        "key-spark-tls-0123",
+        "secret-spark-tls-0123456789",
+    )
+}
+
+/// Spark's WebSocket (`https://` base, so `wss://`) trusts the same `ca_file` as HTTP upstreams;
+/// without it the handshake is refused.
+#[tokio::test]
+async fn a_wss_upstream_signed_by_the_configured_ca_is_relayed_and_refused_without_it() {
+    let (router, sim) = spark_router(spark_cfg());
+    let base = tls_origin(router).await;
+    let channel = (
+        "spark",
+        base.as_str(),
+        &*spark_cfg().channel_key(),
+        "SparkDesk-v3.5",
+    );
+    let body = json!({"model": "SparkDesk-v3.5", "messages": user("over tls")});
+
+    let (gw, key) = spark_or_openai(channel, Some(&format!("{FIXTURES}/ca.pem"))).await;
+    let (status, v) = chat(&gw, &key, &body).await;
+    assert_eq!(status, 200, "{v}");
+    let text = v["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.contains("over tls"), "{v}");
+    assert_eq!(sim.request_count(), 1);
+
+    let (gw, key) = spark_or_openai(channel, None).await;
+    let (status, v) = chat(&gw, &key, &body).await;
+    assert_eq!(status, 502, "{v}");
+    assert_eq!(
+        sim.request_count(),
+        1,
+        "no request reaches an untrusted upstream"
+    );
 }
 
 #[tokio::test]
