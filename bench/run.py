@@ -14,8 +14,9 @@ Contenders, against the same `switchyard-sim openai` upstream in the same run:
             `--no-litellm` skips it, `--litellm` insists on it)
 Load comes from `loadgen` (open loop, latency from the intended send time). The gateway and
 proxy are pinned to CPU 0, simulators and load to CPU 1 (when `taskset` exists). CPU time per
-request is each contender's own utime+stime (/proc/PID/stat, children included) over the
-requests it answered; the `cpu` group measures it again in short slices alternating between
+request is each contender's own CPU time (the scheduler's nanoseconds per thread from
+/proc/PID/task/TID/schedstat; utime+stime ticks, children included, when a thread ended
+meanwhile) over the requests it answered; the `cpu` group measures it again in short slices alternating between
 bare, sy and sy-pg, for the CPU target. Figures are reported as ratios against `direct` and
 `bare` measured in the same run. Full mode also runs the conversion micro-benchmark (`cargo
 bench --bench convert`) and draws PNG charts with matplotlib from bench/.venv.
@@ -114,17 +115,32 @@ def descendants(pid):
     return out
 
 
-def cpu_seconds(pid):
-    """utime+stime of `pid` and its descendants (and of their reaped children)."""
-    total = 0
+def cpu_snapshot(pid):
+    """CPU time of `pid` and its descendants, read two ways: utime+stime in clock ticks (10 ms,
+    which counts ended threads and reaped children) and, per live thread, the scheduler's
+    nanoseconds (/proc/P/task/T/schedstat)."""
+    ticks, threads = 0, {}
     for p in descendants(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
+            ticks += sum(int(x) for x in fields[11:15])
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/schedstat") as f:
+                    threads[(p, int(t))] = int(f.read().split()[0])
+        except (OSError, ValueError):
             continue
-        total += sum(int(x) for x in fields[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
+    return ticks / os.sysconf("SC_CLK_TCK"), threads
+
+
+def cpu_between(before, after):
+    """Seconds of CPU between two snapshots: the exact per-thread sum when no thread or process
+    of `before` has ended since (a thread started meanwhile counts from zero), else the ticks
+    (a 4-second slice at 500 RPS is about 20 ticks, so ticks alone would be a 5% step)."""
+    (t0, th0), (t1, th1) = before, after
+    if th0 and all(k in th1 for k in th0):
+        return sum(ns - th0.get(k, 0) for k, ns in th1.items()) / 1e9
+    return t1 - t0
 
 
 def rss_mb(pid):
@@ -416,9 +432,9 @@ def main():
             """One load run against `t`: loadgen's figures plus the contender's CPU seconds."""
             c = targets[t]
             proc = c.get(f"{url_kind}_proc", c["proc"])
-            before = cpu_seconds(proc.pid)
+            before = cpu_snapshot(proc.pid)
             r = loadgen(bins, mode, f"{c[url_kind]}/v1/chat/completions", body, key=c["key"], **kw)
-            r["cpu_s"] = cpu_seconds(proc.pid) - before
+            r["cpu_s"] = cpu_between(before, cpu_snapshot(proc.pid))
             w = r.get("warmup") or {"ok": 0, "errors": 0}
             r["cpu_us_per_request"] = r["cpu_s"] * 1e6 / max(r["ok"] + w["ok"], 1)
             sent[t] += r["ok"] + r["errors"] + w["ok"] + w["errors"]
@@ -495,7 +511,7 @@ def main():
                 settle_sockets()
                 proc = c.get("hold_proc", c["proc"])
                 base_rss = rss_mb(proc.pid)
-                before = cpu_seconds(proc.pid)
+                before = cpu_snapshot(proc.pid)
                 peak = 0.0
                 lg = subprocess.Popen(loadgen_args(bins, "hold", f"{c['hold']}/v1/chat/completions", HBODY,
                                                    key=c["key"], concurrency=n, stream=True),
@@ -506,7 +522,7 @@ def main():
                 r = json.loads(lg.stdout.read().strip().splitlines()[-1])
                 r["peak_rss_mb"] = peak
                 r["idle_rss_mb"] = base_rss
-                r["cpu_us_per_stream"] = (cpu_seconds(proc.pid) - before) * 1e6 / max(r["ok"], 1)
+                r["cpu_us_per_stream"] = cpu_between(before, cpu_snapshot(proc.pid)) * 1e6 / max(r["ok"], 1)
                 sent[t] += r["ok"] + r["errors"]
                 results["scenarios"].setdefault(f"hold-{n}", {})[t] = r
                 checks.append((f"hold-{n}/{t}", r["errors"] == 0 and r["ok"] == n))
