@@ -16,8 +16,8 @@ Load comes from `loadgen` (open loop, latency from the intended send time). The 
 proxy are pinned to CPU 0, simulators and load to CPU 1 (when `taskset` exists). CPU time per
 request is each contender's own CPU time (the scheduler's nanoseconds per thread from
 /proc/PID/task/TID/schedstat; utime+stime ticks, children included, when a thread ended
-meanwhile) over the requests it answered; the `cpu` group measures it again in short slices alternating between
-bare, sy and sy-pg, for the CPU target. Figures are reported as ratios against `direct` and
+meanwhile) over the requests it answered; the `cpu` group measures it again in short slices
+alternating between bare, sy and sy-pg, for the CPU target. Figures are reported as ratios against `direct` and
 `bare` measured in the same run. Full mode also runs the conversion micro-benchmark (`cargo
 bench --bench convert`) and draws PNG charts with matplotlib from bench/.venv.
 """

@@ -65,11 +65,11 @@ async fn tls_origin(router: axum::Router) -> String {
 }
 
 async fn gateway(base: &str, ca_file: Option<&str>) -> (Gateway, String) {
-    spark_or_openai(("openai", base, "sk-up", "gpt-4o"), ca_file).await
+    one_channel_gateway(("openai", base, "sk-up", "gpt-4o"), ca_file).await
 }
 
 /// A gateway with one channel `(provider, base, key, model)`, trusting `ca_file` if given.
-async fn spark_or_openai(
+async fn one_channel_gateway(
     (provider, base, key, model): (&str, &str, &str, &str),
     ca_file: Option<&str>,
 ) -> (Gateway, String) {
@@ -107,14 +107,14 @@ async fn a_wss_upstream_signed_by_the_configured_ca_is_relayed_and_refused_witho
     );
     let body = json!({"model": "SparkDesk-v3.5", "messages": user("over tls")});
 
-    let (gw, key) = spark_or_openai(channel, Some(&format!("{FIXTURES}/ca.pem"))).await;
+    let (gw, key) = one_channel_gateway(channel, Some(&format!("{FIXTURES}/ca.pem"))).await;
     let (status, v) = chat(&gw, &key, &body).await;
     assert_eq!(status, 200, "{v}");
     let text = v["choices"][0]["message"]["content"].as_str().unwrap();
     assert!(text.contains("over tls"), "{v}");
     assert_eq!(sim.request_count(), 1);
 
-    let (gw, key) = spark_or_openai(channel, None).await;
+    let (gw, key) = one_channel_gateway(channel, None).await;
     let (status, v) = chat(&gw, &key, &body).await;
     assert_eq!(status, 502, "{v}");
     assert_eq!(
