@@ -74,8 +74,9 @@ impl Meter {
         }
     }
 
-    /// The final counts; `local_prompt` is the gateway's own prompt count.
-    pub fn finish(&mut self, local_prompt: u64) -> Metered {
+    /// The final counts; `local_prompt` gives the gateway's own prompt count, asked for only
+    /// when the upstream reported no usage.
+    pub fn finish(&mut self, local_prompt: impl FnOnce() -> u64) -> Metered {
         match &self.upstream {
             Some(u) => Metered {
                 prompt: u.prompt_tokens,
@@ -87,7 +88,7 @@ impl Meter {
                 let completion = self.counted + tokens::count_text(&self.model, &self.pending);
                 self.pending.clear();
                 Metered {
-                    prompt: local_prompt,
+                    prompt: local_prompt(),
                     completion,
                     cached: 0,
                     estimated: true,
@@ -108,7 +109,7 @@ mod tests {
         m.report(Usage::new(83, 1));
         m.report(Usage::new(83, 3));
         assert_eq!(
-            m.finish(5),
+            m.finish(|| unreachable!("usage was reported")),
             Metered {
                 prompt: 83,
                 completion: 3,
@@ -125,7 +126,7 @@ mod tests {
             m.text("hello world ");
         }
         assert!(m.pending.len() < PENDING_LIMIT);
-        let got = m.finish(7);
+        let got = m.finish(|| 7);
         assert!(got.estimated);
         assert_eq!(got.prompt, 7);
         // Counting in pieces may shift a token at each piece boundary, no more.

@@ -164,14 +164,15 @@ impl Dialect {
 
     /// A stream encoder for one answer to a request for `model`; `prompt_estimate` is the
     /// gateway's own count of the prompt, for dialects that state it before the upstream has.
-    pub(crate) fn encoder(&self, model: &str, prompt_estimate: u64) -> Box<dyn Encoder> {
+    /// `prompt` gives the local prompt count (asked only by encoders that announce it first).
+    pub(crate) fn encoder(&self, model: &str, prompt: impl FnOnce() -> u64) -> Box<dyn Encoder> {
         match self {
             Self::OpenAi { wants_usage } => Box::new(OpenAiEncoder {
                 wants_usage: *wants_usage,
             }),
             Self::Anthropic => Box::new(AnthropicEncoder(anthropic::StreamEncoder::new(
                 model,
-                prompt_estimate,
+                prompt(),
             ))),
             Self::Gemini => Box::new(GeminiEncoder(gemini::StreamEncoder::new(model))),
         }

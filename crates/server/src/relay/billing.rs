@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use switchyard_core::meter::Metered;
 use switchyard_core::quota::Reservation;
+use switchyard_core::tokens::Prompt;
 use switchyard_store::{ApiKey, UsageRow};
 
 use crate::state::AppState;
@@ -23,7 +24,7 @@ pub(crate) struct Billing {
     requested_model: String,
     upstream_model: Option<String>,
     channel_id: Option<i64>,
-    local_prompt: u64,
+    prompt: Arc<Prompt>,
     reservation: Option<Reservation>,
     started: Instant,
     ttft: Option<Duration>,
@@ -39,7 +40,7 @@ impl Billing {
         request_id: String,
         endpoint: &'static str,
         requested_model: String,
-        local_prompt: u64,
+        prompt: Arc<Prompt>,
         reservation: Reservation,
         stream: bool,
         started: Instant,
@@ -52,7 +53,7 @@ impl Billing {
             requested_model,
             upstream_model: None,
             channel_id: None,
-            local_prompt,
+            prompt,
             reservation: Some(reservation),
             started,
             ttft: None,
@@ -70,15 +71,16 @@ impl Billing {
         rid: &crate::gate::RequestId,
         endpoint: &'static str,
         model: &str,
-        (prompt, output): (u64, u64),
+        (prompt, output): (Arc<Prompt>, u64),
         stream: bool,
         started: Instant,
     ) -> Result<Self, crate::error::ApiError> {
-        let estimate = state
-            .inner
-            .prices
-            .lookup(model, None)
-            .cost_micros(prompt, output, 0);
+        let estimate =
+            state
+                .inner
+                .prices
+                .lookup(model, None)
+                .cost_micros(prompt.estimate(), output, 0);
         let reservation = state
             .inner
             .ledger
@@ -120,8 +122,9 @@ impl Billing {
     }
 
     /// The prompt count made locally.
+    /// The gateway's own prompt count (tokenized on the first call).
     pub(crate) fn local_prompt(&self) -> u64 {
-        self.local_prompt
+        self.prompt.exact()
     }
 
     /// Settles with the given counts and outcome.
@@ -176,7 +179,7 @@ impl Drop for Billing {
             // likely processed, so it is billed as estimated; nothing else is known.
             let m = if self.contacted {
                 Metered {
-                    prompt: self.local_prompt,
+                    prompt: self.prompt.exact(),
                     estimated: true,
                     ..Metered::default()
                 }

@@ -4,6 +4,7 @@
 //! are; native providers go through their adapter, and the gateway builds the OpenAI answer,
 //! as base64 of little-endian float32 when the client asked (the SDKs' default).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Extension;
@@ -270,7 +271,7 @@ async fn run(
         rid,
         endpoint,
         &req.model,
-        (req.tokens, 0),
+        (Arc::new(tokens::Prompt::counted(req.tokens)), 0),
         false,
         started,
     )?;

@@ -12,6 +12,7 @@ mod source;
 mod stream;
 pub(crate) mod upstream;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Extension;
@@ -135,7 +136,11 @@ async fn chat(
         headers: forwarded_headers(headers),
     });
 
-    let prompt = tokens::count_prompt(&req.model, &req.messages, req.tools.as_deref());
+    let prompt = Arc::new(tokens::Prompt::new(
+        &req.model,
+        &req.messages,
+        req.tools.as_deref(),
+    ));
     let output = req
         .output_limit()
         .unwrap_or(0)
@@ -146,7 +151,7 @@ async fn chat(
         rid,
         inbound.endpoint,
         &req.model,
-        (prompt, output),
+        (prompt.clone(), output),
         req.is_stream(),
         started,
     )?;
@@ -165,7 +170,7 @@ async fn chat(
     let passthrough = native_for(ch).is_some();
     Ok(match answer {
         Answer::Json(body, mut meter) => {
-            let m = meter.finish(billing.local_prompt());
+            let m = meter.finish(|| billing.local_prompt());
             billing.first_token();
             billing.finish(m, 200, None);
             if passthrough {
@@ -175,15 +180,26 @@ async fn chat(
             }
         }
         Answer::Stream(started_stream) => {
+            if prompt.pending_bytes() > BACKGROUND_COUNT_BYTES {
+                // A long prompt is counted off the stream's path now, so that an open stream
+                // does not hold its text until the end in case the upstream reports no usage.
+                let prompt = prompt.clone();
+                tokio::task::spawn_blocking(move || prompt.exact());
+            }
             let encoder = if passthrough {
                 inbound.dialect.passthrough()
             } else {
-                inbound.dialect.encoder(&req.model, billing.local_prompt())
+                inbound
+                    .dialect
+                    .encoder(&req.model, || billing.local_prompt())
             };
             stream::respond(state, started_stream, billing, encoder)
         }
     })
 }
+
+/// Prompt text above which a stream's local count is made at once on the blocking pool.
+const BACKGROUND_COUNT_BYTES: usize = 32 * 1024;
 
 enum Answer {
     Json(Bytes, Meter),
@@ -334,11 +350,9 @@ async fn attempt(
     for c in &chunks {
         agg.push(c);
     }
-    let m = s.meter.finish(tokens::count_prompt(
-        &req.model,
-        &req.messages,
-        req.tools.as_deref(),
-    ));
+    let m = s
+        .meter
+        .finish(|| tokens::count_prompt(&req.model, &req.messages, req.tools.as_deref()));
     let (id, created, _) = s.converter.identity();
     let usage = switchyard_types::Usage::new(m.prompt, m.completion);
     let body = agg.finish(id, created, &req.model, &usage);

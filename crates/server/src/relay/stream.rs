@@ -227,7 +227,7 @@ impl Relay {
             // Chunks converted before a failure in the same batch still reach the client.
             self.encode_frames();
         }
-        let metered = self.s.meter.finish(billing.local_prompt());
+        let metered = self.s.meter.finish(|| billing.local_prompt());
         let (status, code, error) = match end {
             End::Complete => (200, None, None),
             End::ClientGone => (CLIENT_CLOSED, Some("client_closed"), None),

@@ -99,8 +99,9 @@ async fn missing_upstream_usage_is_counted_locally_and_marked_estimated() {
     ))
     .await;
     let (id, key) = gw.plain_key().await;
+    let messages = user("Summarise the quarterly figures, then list three risks in 2025.");
     let resp = gw
-        .post_chat(&key, &json!({"model": "local-llm", "messages": user("hi")}))
+        .post_chat(&key, &json!({"model": "local-llm", "messages": messages}))
         .send()
         .await
         .unwrap();
@@ -111,7 +112,12 @@ async fn missing_upstream_usage_is_counted_locally_and_marked_estimated() {
     let want =
         switchyard_core::tokens::count_text("local-llm", "hello world, counted locally") as i64;
     assert_eq!(r.completion_tokens, want);
-    assert!(r.prompt_tokens > 0);
+    // The prompt is tokenized exactly when it is needed, not billed at the reservation's
+    // estimate (which differs for this prompt).
+    let msgs: Vec<switchyard_types::ChatMessage> = serde_json::from_value(messages).unwrap();
+    let prompt = switchyard_core::tokens::Prompt::new("local-llm", &msgs, None);
+    assert_ne!(prompt.estimate(), prompt.exact());
+    assert_eq!(r.prompt_tokens, prompt.exact() as i64);
     assert_eq!(r.total_tokens, r.prompt_tokens + r.completion_tokens);
 }
 
