@@ -162,9 +162,8 @@ impl Dialect {
         Box::new(PassthroughEncoder(self.clone()))
     }
 
-    /// A stream encoder for one answer to a request for `model`; `prompt_estimate` is the
-    /// gateway's own count of the prompt, for dialects that state it before the upstream has.
-    /// `prompt` gives the local prompt count (asked only by encoders that announce it first).
+    /// A stream encoder for one answer to a request for `model`; `prompt` gives the gateway's
+    /// own count of the prompt, asked only by dialects that state it before the upstream has.
     pub(crate) fn encoder(&self, model: &str, prompt: impl FnOnce() -> u64) -> Box<dyn Encoder> {
         match self {
             Self::OpenAi { wants_usage } => Box::new(OpenAiEncoder {

@@ -121,7 +121,6 @@ impl Billing {
         }
     }
 
-    /// The prompt count made locally.
     /// The gateway's own prompt count (tokenized on the first call).
     pub(crate) fn local_prompt(&self) -> u64 {
         self.prompt.exact()
