@@ -75,22 +75,23 @@ impl Billing {
         stream: bool,
         started: Instant,
     ) -> Result<Self, crate::error::ApiError> {
-        let estimate =
-            state
-                .inner
-                .prices
-                .lookup(model, None)
-                .cost_micros(prompt.estimate(), output, 0);
-        let reservation = state
-            .inner
-            .ledger
-            .reserve(key.id, key.quota_micros, key.used_micros, estimate)
-            .map_err(|e| {
+        let price = state.inner.prices.lookup(model, None);
+        let ledger = &state.inner.ledger;
+        let reserve = |tokens: u64| {
+            let cost = price.cost_micros(tokens, output, 0);
+            ledger
+                .reserve(key.id, key.quota_micros, key.used_micros, cost)
+                .map_err(|e| (cost, e.remaining_micros))
+        };
+        // The estimate first (it leans high, and counts nothing); a key it does not fit is
+        // refused only if the exact count does not fit either.
+        let reservation = reserve(prompt.estimate())
+            .or_else(|_| reserve(prompt.exact()))
+            .map_err(|(cost, remaining)| {
                 crate::error::ApiError::forbidden(
                     "insufficient_quota",
                     format!(
-                        "This key's quota cannot cover the request (estimated {estimate} µUSD, remaining {} µUSD).",
-                        e.remaining_micros
+                        "This key's quota cannot cover the request (estimated {cost} µUSD, remaining {remaining} µUSD)."
                     ),
                 )
             })?;

@@ -52,3 +52,36 @@ async fn concurrent_burst_cannot_overspend_and_settles_exactly() {
     let k = gw.state.store().get_key(id).await.unwrap().unwrap();
     assert_eq!(k.used_micros, 15_000_000);
 }
+
+/// The reservation starts from an estimate that leans high; a key whose remaining quota covers
+/// the exact prompt count but not the estimate is still served, and then exhausted.
+#[tokio::test]
+async fn a_quota_that_fits_the_exact_prompt_but_not_the_estimate_is_served() {
+    let up = spawn_openai(OpenAiSimConfig::new(Flavor::OpenAi, "sk-a"))
+        .await
+        .unwrap();
+    // 1 USD per prompt token, completions free.
+    let gw = Gateway::start(&format!(
+        "[prices.\"q-model\"]\ninput = 1000000.0\noutput = 0.0\n\n{}",
+        channel("oa", "openai", &up.base_url(), "sk-a", &["q-model"], 0)
+    ))
+    .await;
+    let messages = user("Summarise the quarterly figures, then list three risks in 2025.");
+    let msgs: Vec<switchyard_types::ChatMessage> =
+        serde_json::from_value(messages.clone()).unwrap();
+    let prompt = switchyard_core::tokens::Prompt::new("q-model", &msgs, None);
+    let (estimate, exact) = (prompt.estimate(), prompt.exact());
+    assert!(estimate > exact, "{estimate} vs {exact}");
+    let (_, key) = gw
+        .key(CreateKey {
+            name: "q".into(),
+            quota_usd: Some(exact as f64),
+            ..Default::default()
+        })
+        .await;
+    let body = json!({"model": "q-model", "messages": messages});
+    let r = gw.post_chat(&key, &body).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = gw.post_chat(&key, &body).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+}
