@@ -2,9 +2,31 @@
 
 use serde_json::json;
 use switchyard_server::CreateKey;
-use switchyard_sim::{Flavor, OpenAiSimConfig, spawn_openai};
+use switchyard_sim::{Flavor, OpenAiSimConfig, SimHandle, spawn_openai};
 
 use crate::helpers::*;
+
+/// A gateway serving `q-model` from `up` at `(input, output)` USD per million tokens, and a key
+/// with `quota_usd`.
+async fn priced(
+    up: &SimHandle,
+    (input, output): (f64, f64),
+    quota_usd: f64,
+) -> (Gateway, i64, String) {
+    let gw = Gateway::start(&format!(
+        "[prices.\"q-model\"]\ninput = {input:?}\noutput = {output:?}\n\n{}",
+        channel("oa", "openai", &up.base_url(), "sk-a", &["q-model"], 0)
+    ))
+    .await;
+    let (id, key) = gw
+        .key(CreateKey {
+            name: "q".into(),
+            quota_usd: Some(quota_usd),
+            ..Default::default()
+        })
+        .await;
+    (gw, id, key)
+}
 
 #[tokio::test]
 async fn concurrent_burst_cannot_overspend_and_settles_exactly() {
@@ -12,18 +34,7 @@ async fn concurrent_burst_cannot_overspend_and_settles_exactly() {
         .await
         .unwrap();
     // 1 USD per completion token, prompts free: each request reserves and costs exactly 5 USD.
-    let gw = Gateway::start(&format!(
-        "[prices.\"q-model\"]\ninput = 0.0\noutput = 1000000.0\n\n{}",
-        channel("oa", "openai", &up.base_url(), "sk-a", &["q-model"], 0)
-    ))
-    .await;
-    let (id, key) = gw
-        .key(CreateKey {
-            name: "q".into(),
-            quota_usd: Some(15.0),
-            ..Default::default()
-        })
-        .await;
+    let (gw, id, key) = priced(&up, (0.0, 1_000_000.0), 15.0).await;
     let body = json!({"model": "q-model", "max_tokens": 5, "messages": user("x")});
     let calls = (0..10).map(|_| gw.post_chat(&key, &body).send());
     let statuses: Vec<u16> = futures::future::join_all(calls)
@@ -60,25 +71,14 @@ async fn a_quota_that_fits_the_exact_prompt_but_not_the_estimate_is_served() {
     let up = spawn_openai(OpenAiSimConfig::new(Flavor::OpenAi, "sk-a"))
         .await
         .unwrap();
-    // 1 USD per prompt token, completions free.
-    let gw = Gateway::start(&format!(
-        "[prices.\"q-model\"]\ninput = 1000000.0\noutput = 0.0\n\n{}",
-        channel("oa", "openai", &up.base_url(), "sk-a", &["q-model"], 0)
-    ))
-    .await;
     let messages = user("Summarise the quarterly figures, then list three risks in 2025.");
     let msgs: Vec<switchyard_types::ChatMessage> =
         serde_json::from_value(messages.clone()).unwrap();
     let prompt = switchyard_core::tokens::Prompt::new("q-model", &msgs, None);
     let (estimate, exact) = (prompt.estimate(), prompt.exact());
     assert!(estimate > exact, "{estimate} vs {exact}");
-    let (_, key) = gw
-        .key(CreateKey {
-            name: "q".into(),
-            quota_usd: Some(exact as f64),
-            ..Default::default()
-        })
-        .await;
+    // 1 USD per prompt token, completions free.
+    let (gw, _, key) = priced(&up, (1_000_000.0, 0.0), exact as f64).await;
     let body = json!({"model": "q-model", "messages": messages});
     let r = gw.post_chat(&key, &body).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
