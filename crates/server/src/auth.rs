@@ -1,9 +1,5 @@
 //! Authentication of client keys (SHA-256 lookup, cached briefly and refreshed ahead of expiry)
 //! and of the admin key.
-//!
-//! The cache is indexed by a [`Tag`] of the token rather than its SHA-256: a keyed 128-bit
-//! SipHash costs a tenth of the SHA-256 (about 4,000 instructions a request), and like the hash
-//! it lets the cache hold no token. The SHA-256 is computed only to read the database.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +9,6 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use foldhash::HashMap;
 use parking_lot::Mutex;
-use siphasher::sip128::SipHasher24;
 use subtle_eq::ct_eq;
 use switchyard_core::keys;
 use switchyard_store::ApiKey;
@@ -37,17 +32,10 @@ struct Entry {
     refreshing: bool,
 }
 
-/// A token's index in the cache: SipHash-2-4 (a keyed pseudo-random function) of the token
-/// under the cache's random key, 128 bits, so that a token that is not a cached one matches a
-/// cached entry with a chance of 2^-128 per entry, whatever the caller knows.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-struct Tag(u128);
-
-/// Tag → key record.
+/// Hash → key record.
+#[derive(Default)]
 pub(crate) struct KeyCache {
-    map: Mutex<HashMap<Tag, Entry>>,
-    /// The tags' secret key, drawn at start.
-    seed: SipHasher24,
+    map: Mutex<HashMap<String, Entry>>,
     /// Bumped by [`KeyCache::invalidate_all`] (under the map's lock): a read that began before
     /// it must not store what it found after it.
     generation: AtomicU64,
@@ -62,30 +50,16 @@ enum Cached {
     Miss,
 }
 
-impl Default for KeyCache {
-    fn default() -> Self {
-        Self {
-            map: Mutex::default(),
-            seed: SipHasher24::new_with_keys(rand::random(), rand::random()),
-            generation: AtomicU64::default(),
-        }
-    }
-}
-
 impl KeyCache {
-    fn tag(&self, token: &str) -> Tag {
-        Tag(self.seed.hash(token.as_bytes()).as_u128())
-    }
-
     pub(crate) fn invalidate_all(&self) {
         let mut map = self.map.lock();
         self.generation.fetch_add(1, Ordering::Relaxed);
         map.clear();
     }
 
-    fn lookup(&self, tag: Tag, now: Instant) -> Cached {
+    fn lookup(&self, hash: &str, now: Instant) -> Cached {
         let mut map = self.map.lock();
-        let Some(e) = map.get_mut(&tag) else {
+        let Some(e) = map.get_mut(hash) else {
             return Cached::Miss;
         };
         let age = now.saturating_duration_since(e.read_at);
@@ -105,20 +79,20 @@ impl KeyCache {
 
     /// Stores what a read that began at `read_at`, in `generation`, found (`None`: no such key
     /// any more), unless the cache was invalidated meanwhile.
-    fn store(&self, tag: Tag, found: Option<Arc<ApiKey>>, read_at: Instant, generation: u64) {
+    fn store(&self, hash: String, found: Option<Arc<ApiKey>>, read_at: Instant, generation: u64) {
         let mut map = self.map.lock();
         if self.generation() != generation {
             return;
         }
         let Some(key) = found else {
-            map.remove(&tag);
+            map.remove(&hash);
             return;
         };
         if map.len() > 100_000 {
             map.clear();
         }
         map.insert(
-            tag,
+            hash,
             Entry {
                 key,
                 read_at,
@@ -128,8 +102,8 @@ impl KeyCache {
     }
 
     /// A background read failed: the next request past [`REFRESH_AFTER`] tries again.
-    fn refresh_failed(&self, tag: Tag) {
-        if let Some(e) = self.map.lock().get_mut(&tag) {
+    fn refresh_failed(&self, hash: &str) {
+        if let Some(e) = self.map.lock().get_mut(hash) {
             e.refreshing = false;
         }
     }
@@ -163,23 +137,19 @@ pub(crate) async fn client_key(
             "You didn't provide an API key. Send it as `Authorization: Bearer sk-…`.",
         )
     })?;
+    let hash = keys::hash(token);
     let cache = &state.inner.keys;
-    let tag = cache.tag(token);
-    match cache.lookup(tag, Instant::now()) {
+    match cache.lookup(&hash, Instant::now()) {
         Cached::Fresh(k) => return Ok(k),
         Cached::Refresh(k) => {
-            refresh(state.clone(), tag, keys::hash(token));
+            refresh(state.clone(), hash);
             return Ok(k);
         }
         Cached::Miss => {}
     }
     let generation = cache.generation();
     let read_at = Instant::now();
-    let found = state
-        .inner
-        .store
-        .get_key_by_hash(&keys::hash(token))
-        .await?;
+    let found = state.inner.store.get_key_by_hash(&hash).await?;
     let Some(k) = found else {
         return Err(ApiError::unauthorized(format!(
             "Incorrect API key provided: {}.",
@@ -187,21 +157,21 @@ pub(crate) async fn client_key(
         )));
     };
     let k = Arc::new(k);
-    cache.store(tag, Some(k.clone()), read_at, generation);
+    cache.store(hash, Some(k.clone()), read_at, generation);
     Ok(k)
 }
 
 /// Reads a key record again in the background; requests meanwhile use the cached one.
-fn refresh(state: AppState, tag: Tag, hash: String) {
+fn refresh(state: AppState, hash: String) {
     let generation = state.inner.keys.generation();
     tokio::spawn(async move {
         let cache = &state.inner.keys;
         let read_at = Instant::now();
         match state.inner.store.get_key_by_hash(&hash).await {
-            Ok(found) => cache.store(tag, found.map(Arc::new), read_at, generation),
+            Ok(found) => cache.store(hash, found.map(Arc::new), read_at, generation),
             Err(e) => {
                 tracing::warn!(error = %e, "refreshing an API key record failed; will retry");
-                cache.refresh_failed(tag);
+                cache.refresh_failed(&hash);
             }
         }
     });
@@ -257,75 +227,62 @@ mod tests {
         }
     }
 
-    /// A token has one tag in a cache, another token another, and each cache its own secret.
-    #[test]
-    fn tags_are_keyed_per_cache() {
-        let (a, b) = (KeyCache::default(), KeyCache::default());
-        assert_eq!(a.tag("sk-one"), a.tag("sk-one"));
-        assert_ne!(a.tag("sk-one"), a.tag("sk-two"));
-        assert_ne!(a.tag("sk-one"), b.tag("sk-one"));
-    }
-
     /// Used as read until half its life, then still used while one caller (only one) reads it
     /// again, and not used at all once its life is over.
     #[test]
     fn a_record_is_refreshed_ahead_of_its_expiry_by_one_caller() {
         let cache = KeyCache::default();
-        let h = cache.tag("sk-h");
         let t0 = Instant::now();
-        assert!(name(&cache.lookup(h, t0)).is_none());
-        cache.store(h, Some(key("a")), t0, cache.generation());
+        assert!(name(&cache.lookup("h", t0)).is_none());
+        cache.store("h".into(), Some(key("a")), t0, cache.generation());
         assert_eq!(
-            name(&cache.lookup(h, t0 + Duration::from_secs(2))),
+            name(&cache.lookup("h", t0 + Duration::from_secs(2))),
             Some(("fresh", "a"))
         );
         let later = t0 + REFRESH_AFTER;
-        assert_eq!(name(&cache.lookup(h, later)), Some(("refresh", "a")));
+        assert_eq!(name(&cache.lookup("h", later)), Some(("refresh", "a")));
         assert_eq!(
-            name(&cache.lookup(h, later)),
+            name(&cache.lookup("h", later)),
             Some(("fresh", "a")),
             "one refresh at a time"
         );
-        assert!(name(&cache.lookup(h, t0 + TTL)).is_none(), "expired");
+        assert!(name(&cache.lookup("h", t0 + TTL)).is_none(), "expired");
         // The refresh lands: the new record, with its own read time.
-        cache.store(h, Some(key("b")), later, cache.generation());
+        cache.store("h".into(), Some(key("b")), later, cache.generation());
         let after = later + Duration::from_secs(1);
-        assert_eq!(name(&cache.lookup(h, after)), Some(("fresh", "b")));
+        assert_eq!(name(&cache.lookup("h", after)), Some(("fresh", "b")));
     }
 
     #[test]
     fn a_failed_refresh_is_tried_again_by_the_next_caller() {
         let cache = KeyCache::default();
-        let h = cache.tag("sk-h");
         let t0 = Instant::now();
-        cache.store(h, Some(key("a")), t0, cache.generation());
+        cache.store("h".into(), Some(key("a")), t0, cache.generation());
         let later = t0 + REFRESH_AFTER;
-        assert_eq!(name(&cache.lookup(h, later)), Some(("refresh", "a")));
-        cache.refresh_failed(h);
-        assert_eq!(name(&cache.lookup(h, later)), Some(("refresh", "a")));
+        assert_eq!(name(&cache.lookup("h", later)), Some(("refresh", "a")));
+        cache.refresh_failed("h");
+        assert_eq!(name(&cache.lookup("h", later)), Some(("refresh", "a")));
     }
 
     #[test]
     fn a_key_gone_from_the_database_leaves_the_cache() {
         let cache = KeyCache::default();
-        let h = cache.tag("sk-h");
         let t0 = Instant::now();
-        cache.store(h, Some(key("a")), t0, cache.generation());
-        cache.store(h, None, t0, cache.generation());
-        assert!(name(&cache.lookup(h, t0)).is_none());
+        cache.store("h".into(), Some(key("a")), t0, cache.generation());
+        cache.store("h".into(), None, t0, cache.generation());
+        assert!(name(&cache.lookup("h", t0)).is_none());
     }
 
     /// A read that began before the admin API revoked a key must not put the old record back.
     #[test]
     fn a_read_from_before_an_invalidation_is_not_stored() {
         let cache = KeyCache::default();
-        let h = cache.tag("sk-h");
         let t0 = Instant::now();
         let generation = cache.generation();
         cache.invalidate_all();
-        cache.store(h, Some(key("a")), t0, generation);
-        assert!(name(&cache.lookup(h, t0)).is_none());
-        cache.store(h, Some(key("b")), t0, cache.generation());
-        assert_eq!(name(&cache.lookup(h, t0)), Some(("fresh", "b")));
+        cache.store("h".into(), Some(key("a")), t0, generation);
+        assert!(name(&cache.lookup("h", t0)).is_none());
+        cache.store("h".into(), Some(key("b")), t0, cache.generation());
+        assert_eq!(name(&cache.lookup("h", t0)), Some(("fresh", "b")));
     }
 }
