@@ -249,6 +249,32 @@ def free_port():
         return s.getsockname()[1]
 
 
+def callgrind_per_request(procs, cmd, env, tmp, bins, key, n_warm, n):
+    """Instructions per non-stream request of the server `cmd` (pinned to CPU 0) under valgrind's
+    callgrind: counted only for `n` requests sent one at a time after `n_warm` uncounted ones,
+    and for the second after them (in which Switchyard writes their usage rows). Repeatable
+    where times are not. `key=None`: a new Switchyard key is made through the admin API."""
+    out = os.path.join(tmp, f"callgrind-{len(procs.procs)}.out")
+    p, url = procs.start(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"] + cmd,
+                         cpu=0, env=env)
+    if key is None:
+        key = post(f"{url}/admin/keys", {"name": "callgrind", "quota_usd": 1_000_000},
+                   {"authorization": f"Bearer {ADMIN}"})["key"]
+    chat = f"{url}/v1/chat/completions"
+    loadgen(bins, "closed", chat, CHAT, key=key, concurrency=1, requests=n_warm, duration=600, timeout=60)
+    subprocess.run(["callgrind_control", "-i", "on", str(p.pid)], capture_output=True, check=True)
+    r = loadgen(bins, "closed", chat, CHAT, key=key, concurrency=1, requests=n, duration=600, timeout=60)
+    time.sleep(1.0)
+    subprocess.run(["callgrind_control", "-i", "off", str(p.pid)], capture_output=True, check=True)
+    procs.stop(p)
+    if r["ok"] != n:
+        raise RuntimeError(f"callgrind run: {r['ok']} of {n} requests answered")
+    with open(out) as f:
+        # `summary:` at the top stays 0 when instrumentation starts later; `totals:` ends the file.
+        total = [int(line.split()[1]) for line in f if line.startswith("totals:")][-1]
+    return total / n
+
+
 def litellm_installed():
     return os.path.exists(os.path.join(VENV, "bin", "litellm"))
 
@@ -337,7 +363,7 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--sy-bin", default=None, help="another switchyard binary to measure (before/after runs)")
     ap.add_argument("--only", default=None,
-                    help="comma-separated scenario groups to run (single,max,rate,delay,cpu,stream,hold); default all")
+                    help="comma-separated scenario groups to run (single,max,rate,delay,cpu,stream,hold,instr); default all")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="report folder")
     ap.add_argument("--charts", default=None, help=argparse.SUPPRESS)  # internal: results.json to draw
     args = ap.parse_args()
@@ -449,7 +475,8 @@ def main():
                 f"p50 {r['latency_us']['p50']} p99 {r['latency_us']['p99']} µs")
             return r
 
-        groups = set(args.only.split(",")) if args.only else {"single", "max", "rate", "delay", "cpu", "stream", "hold"}
+        groups = set(args.only.split(",")) if args.only else {"single", "max", "rate", "delay", "cpu", "stream", "hold",
+                                                               "instr"}
         n_single = 200 if smoke else 2000
         for t in targets if "single" in groups else []:
             run("single", t, "closed", concurrency=1, requests=n_single, duration=600)
@@ -542,6 +569,22 @@ def main():
                 time.sleep(0.2)
             results["usage_rows"][t] = {"requests": sent[t], "rows": rows}
             checks.append((f"usage rows = requests ({t})", rows == sent[t]))
+        if "instr" in groups:
+            if shutil.which("valgrind") and shutil.which("callgrind_control"):
+                n_warm, n_instr = (50, 100) if smoke else (2000, 3000)
+                instr = results["instructions_per_request"] = {"warm_up": n_warm, "requests": n_instr}
+                instr["bare"] = callgrind_per_request(
+                    procs, [os.path.join(bins, "bare-proxy"), "--upstream", fast], None, tmp, bins, "sk-up",
+                    n_warm, n_instr)
+                write_sy_config(os.path.join(tmp, "sy-cg.toml"), f"sqlite://{os.path.join(tmp, 'sy-cg.db')}",
+                                [("fast", fast, "bench-fast")])
+                instr["sy"] = callgrind_per_request(
+                    procs, [sy_bin, "serve", "--config", os.path.join(tmp, "sy-cg.toml")], sy_env, tmp, bins, None,
+                    n_warm, n_instr)
+                log(f"instructions per request: sy {instr['sy']:.0f}, bare {instr['bare']:.0f}")
+                checks.append(("instructions per request", instr["sy"] > 0 and instr["bare"] > 0))
+            else:
+                results["skipped"].append("instr: valgrind (callgrind) not installed")
     finally:
         procs.stop_all()
         if pg_made:
@@ -686,6 +729,16 @@ def write_report(res, out, charts):
                 ratio = v.get("median_ratio_to_bare")
                 lines.append(f"| {n} | {t} | {v['cpu_us_per_request']:.0f} | {sl} | "
                              f"{f'{ratio:.2f}' if ratio else ''} |")
+    ins = res.get("instructions_per_request")
+    if ins and "sy" in ins:
+        lines += ["", "## Instructions per request (callgrind)", "",
+                  f"`valgrind --tool=callgrind`: {ins['requests']} non-stream requests one at a time, after",
+                  f"{ins['warm_up']} uncounted ones; Switchyard's count includes writing their usage rows. The same",
+                  "for the same binary whatever else the machine is doing, unlike the times above. Under valgrind",
+                  "SHA-256 runs in software (the host's SHA-NI is not emulated), about 4k of Switchyard's count.", "",
+                  "| contender | instructions per request | ratio to bare |", "|---|---|---|",
+                  f"| bare | {ins['bare']:.0f} | 1.00 |",
+                  f"| sy | {ins['sy']:.0f} | {fmt_ratio(ins['sy'], ins['bare'])} |"]
     holds = [n for n in s if n.startswith("hold-")]
     if holds:
         lines += ["", "## Concurrent slow streams", "", "| streams | contender | ok | errors | idle RSS MB | peak RSS MB | CPU µs/stream |",
