@@ -186,14 +186,14 @@ fn skip_value(v: &[u8], at: usize) -> Option<usize> {
                 }
             }
             b'{' | b'[' => depth += 1,
-            b'}' | b']' if depth == 0 => return Some(i),
+            // The end of a scalar; a value that is not there at all is not JSON.
+            b'}' | b']' | b',' if depth == 0 => return (i > at).then_some(i),
             b'}' | b']' => {
                 depth -= 1;
                 if depth == 0 {
                     return Some(i + 1);
                 }
             }
-            b',' if depth == 0 => return Some(i),
             _ => {}
         }
         i += 1;
@@ -430,6 +430,7 @@ mod tests {
             r#"{"prompt\u005ftokens":1}"#,
             r#"{"prompt_tokens":1"#,
             r#"{"prompt_tokens" 1}"#,
+            r#"{"x":,"prompt_tokens":1}"#,
             r#"{"prompt_tokens":18446744073709551616}"#,
         ] {
             assert_eq!(plain_counts(text.as_bytes()), None, "{text}");
