@@ -177,10 +177,7 @@ fn skip_value(v: &[u8], at: usize) -> Option<usize> {
     while i < v.len() {
         match v[i] {
             b'"' => {
-                i += 1;
-                while *v.get(i)? != b'"' {
-                    i += if v[i] == b'\\' { 2 } else { 1 };
-                }
+                i = string_end(v, i)?;
                 if depth == 0 {
                     return Some(i + 1);
                 }
@@ -201,6 +198,15 @@ fn skip_value(v: &[u8], at: usize) -> Option<usize> {
     None
 }
 
+/// The index of the quote that closes the string opening at `v[at]`; `None` if it never closes.
+fn string_end(v: &[u8], at: usize) -> Option<usize> {
+    let mut i = at + 1;
+    while *v.get(i)? != b'"' {
+        i += if v[i] == b'\\' { 2 } else { 1 };
+    }
+    Some(i)
+}
+
 fn blank(v: &[u8], mut i: usize) -> usize {
     while v.get(i).is_some_and(u8::is_ascii_whitespace) {
         i += 1;
@@ -215,12 +221,10 @@ fn closes_outermost(tail: &[u8]) -> bool {
     let mut i = 0;
     while i < tail.len() {
         match tail[i] {
-            b'"' => {
-                i += 1;
-                while i < tail.len() && tail[i] != b'"' {
-                    i += if tail[i] == b'\\' { 2 } else { 1 };
-                }
-            }
+            b'"' => match string_end(tail, i) {
+                Some(end) => i = end,
+                None => return false,
+            },
             b'{' | b'[' => depth += 1,
             b'}' | b']' if depth > 0 => depth -= 1,
             b'}' => return tail[i + 1..].iter().all(u8::is_ascii_whitespace),
