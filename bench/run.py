@@ -249,17 +249,23 @@ def free_port():
         return s.getsockname()[1]
 
 
+def bench_key(url):
+    """A new key on the Switchyard at `url` with what a production key has: a quota and an rpm
+    limit (both far above what the benchmark spends), so that their checks run."""
+    return post(f"{url}/admin/keys", {"name": "bench", "quota_usd": 1_000_000, "rpm": 10_000_000},
+                {"authorization": f"Bearer {ADMIN}"})["key"]
+
+
 def callgrind_per_request(procs, cmd, env, tmp, bins, key, n_warm, n):
     """Instructions per non-stream request of the server `cmd` (pinned to CPU 0) under valgrind's
     callgrind: counted only for `n` requests sent one at a time after `n_warm` uncounted ones,
     and for the second after them (in which Switchyard writes their usage rows). Repeatable
-    where times are not. `key=None`: a new Switchyard key is made through the admin API."""
+    where times are not. `key=None`: a new Switchyard key, as every Switchyard contender has."""
     out = os.path.join(tmp, f"callgrind-{len(procs.procs)}.out")
     p, url = procs.start(["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}"] + cmd,
                          cpu=0, env=env)
     if key is None:
-        key = post(f"{url}/admin/keys", {"name": "callgrind", "quota_usd": 1_000_000},
-                   {"authorization": f"Bearer {ADMIN}"})["key"]
+        key = bench_key(url)
     chat = f"{url}/v1/chat/completions"
     loadgen(bins, "closed", chat, CHAT, key=key, concurrency=1, requests=n_warm, duration=600, timeout=60)
     subprocess.run(["callgrind_control", "-i", "on", str(p.pid)], capture_output=True, check=True)
@@ -414,8 +420,7 @@ def main():
         db = os.path.join(tmp, "sy.db")
         write_sy_config(os.path.join(tmp, "sy.toml"), f"sqlite://{db}", upstreams)
         sy_proc, sy = procs.start([sy_bin, "serve", "--config", os.path.join(tmp, "sy.toml")], cpu=0, env=sy_env)
-        key = post(f"{sy}/admin/keys", {"name": "bench", "quota_usd": 1_000_000, "rpm": 10_000_000},
-                   {"authorization": f"Bearer {ADMIN}"})["key"]
+        key = bench_key(sy)
         # Each contender: base URL and key for the plain, stream and hold upstreams, and the
         # process whose CPU time and memory are its own.
         targets = {
@@ -432,8 +437,7 @@ def main():
                 pg_made = True
                 write_sy_config(os.path.join(tmp, "sy-pg.toml"), f"postgres://postgres@127.0.0.1:5432/{pg_db}", upstreams)
                 pg_proc, sy_pg = procs.start([sy_bin, "serve", "--config", os.path.join(tmp, "sy-pg.toml")], cpu=0, env=sy_env)
-                pg_key = post(f"{sy_pg}/admin/keys", {"name": "bench", "quota_usd": 1_000_000, "rpm": 10_000_000},
-                              {"authorization": f"Bearer {ADMIN}"})["key"]
+                pg_key = bench_key(sy_pg)
                 targets["sy-pg"] = {"base": sy_pg, "stream": sy_pg, "hold": sy_pg, "slow": sy_pg, "key": pg_key,
                                     "proc": pg_proc}
             else:
