@@ -128,8 +128,11 @@ impl RouteTable {
 
     /// Candidate channels for `model` in the order they should be tried.
     pub fn candidates(&self, model: &str, now_ms: u64, rng: &mut impl Rng) -> Vec<Arc<Channel>> {
-        let Some(list) = self.by_model.get(model) else {
-            return Vec::new();
+        let list = match self.by_model.get(model).map(Vec::as_slice) {
+            None => return Vec::new(),
+            // One channel has one order: no random draw.
+            Some([only]) => return vec![only.clone()],
+            Some(list) => list,
         };
         // Weighted random order (Efraimidis–Spirakis): key = u^(1/w), larger first.
         let mut keyed: Vec<(bool, i64, f64, Arc<Channel>)> = list

@@ -2,7 +2,8 @@
 //! the API the client called — OpenAI's `/v1/chat/completions`, Anthropic's `/v1/messages`, or
 //! Gemini's `:generateContent`. The relay works in the canonical form; only the edges differ.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use switchyard_core::meter::Metered;
@@ -205,7 +206,9 @@ impl Dialect {
 
 /// A 200 JSON answer.
 pub(crate) fn json_response(body: Bytes) -> Response {
-    let mut res = (StatusCode::OK, body).into_response();
+    // Built as it is sent: `(status, bytes).into_response()` would first set and then
+    // replace an `application/octet-stream` content type.
+    let mut res = Response::new(Body::from(body));
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -1,14 +1,18 @@
 //! What every API request passes through: the request id, the body limit, key admission, and
 //! the usage row of a request refused before it was billed.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
+use axum::routing::future::RouteFuture;
 use bytes::Bytes;
+use futures::future::Either;
 use switchyard_store::{ApiKey, UsageRow};
 
 use crate::error::ApiError;
@@ -21,20 +25,94 @@ pub(crate) struct RequestId(pub(crate) String);
 /// The request id's header, named once (a name given as text is parsed on every use).
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Middleware: assigns the request id and echoes it on every response.
-pub(crate) async fn request_id(mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 200)
-        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let mut res = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(X_REQUEST_ID, v);
+/// The service every request enters: it gives the request its id, sends chat completions
+/// straight to their handler and everything else through the router, and echoes the id on
+/// the response.
+///
+/// Not an axum `from_fn` middleware, which boxes its future and clones the inner service on
+/// every request; and the hot endpoint skips the router's per-request work (its route lookup,
+/// matched-path extension, service clone and boxed futures).
+#[derive(Clone)]
+pub struct App {
+    pub(crate) router: axum::Router,
+    pub(crate) state: AppState,
+}
+
+/// A handler's answer, boxed.
+type Direct = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<B> tower_service::Service<http::Request<B>> for App
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = WithRequestId<Either<RouteFuture<Infallible>, Direct>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
-    res
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let (rid, header) = request_id(req.headers());
+        let inner =
+            if req.method() == http::Method::POST && req.uri().path() == "/v1/chat/completions" {
+                let state = self.state.clone();
+                let req = req.map(Body::new);
+                Either::Right(Box::pin(async move {
+                    Ok(crate::relay::chat_completions_for(&state, &rid, req).await)
+                }) as Direct)
+            } else {
+                req.extensions_mut().insert(rid);
+                Either::Left(tower_service::Service::call(&mut self.router, req))
+            };
+        WithRequestId {
+            inner,
+            header: Some(header),
+        }
+    }
+}
+
+/// The client's `x-request-id` when it is usable (1 to 200 visible ASCII characters), or a new
+/// UUIDv7; and the header value to echo.
+fn request_id(headers: &http::HeaderMap) -> (RequestId, HeaderValue) {
+    let given = headers
+        .get(&X_REQUEST_ID)
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .and_then(|v| Some((v.to_str().ok()?.to_owned(), v.clone())));
+    let (id, header) = given.unwrap_or_else(|| {
+        let id = uuid::Uuid::now_v7().to_string();
+        // A UUID is always a valid header value.
+        let header = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static(""));
+        (id, header)
+    });
+    (RequestId(id), header)
+}
+
+pin_project_lite::pin_project! {
+    /// The answer's future, and the request id to put on its response.
+    pub struct WithRequestId<F> {
+        #[pin]
+        inner: F,
+        header: Option<HeaderValue>,
+    }
+}
+
+impl<F, E> Future for WithRequestId<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut res = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(v) = this.header.take().filter(|v| !v.is_empty()) {
+            res.headers_mut().insert(X_REQUEST_ID, v);
+        }
+        Poll::Ready(Ok(res))
+    }
 }
 
 /// Milliseconds since the Unix epoch.

@@ -32,10 +32,11 @@ use serde_json::json;
 
 pub use admin::{CreateKey, create_key, key_json};
 pub use error::ApiError;
+pub use gate::{App, WithRequestId};
 pub use state::{AppState, StartError};
 
-/// The router with every endpoint.
-pub fn app(state: AppState) -> Router {
+/// Every endpoint, inside the service that gives each request its id.
+pub fn app(state: AppState) -> App {
     let router = Router::new()
         .route("/v1/chat/completions", post(relay::chat_completions))
         .route("/v1/embeddings", post(relay::embeddings::embeddings))
@@ -54,10 +55,12 @@ pub fn app(state: AppState) -> Router {
         .route("/admin/channels", get(admin::channels))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(gate::request_id))
-        .with_state(state);
-    // Turns every route into its final form once, not on each clone.
-    router.with_state(())
+        .with_state(state.clone());
+    App {
+        // Turns every route into its final form once, not on each clone.
+        router: router.with_state(()),
+        state,
+    }
 }
 
 async fn healthz() -> Response {
@@ -138,7 +141,7 @@ pub async fn serve(
 /// rebuilds the router's route table for every connection.
 async fn accept_loop(
     listener: tokio::net::TcpListener,
-    app: Router,
+    app: App,
     signal: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();

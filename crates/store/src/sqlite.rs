@@ -3,7 +3,7 @@
 //! instead of failing with "database is locked".
 
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use sqlx::error::BoxDynError;
@@ -352,13 +352,14 @@ impl SqlitePools {
 
 /// Appends one usage row's values, in `usage_insert_columns!` order.
 fn add_usage_row(args: &mut SqliteArguments, r: &UsageRow) -> std::result::Result<(), BoxDynError> {
-    Arguments::add(args, &r.request_id)?;
+    // Text is bound as `Arc<str>` (one allocation); `&String` would be copied twice.
+    Arguments::add(args, text(&r.request_id))?;
     Arguments::add(args, r.created_at.timestamp_millis())?;
     Arguments::add(args, r.key_id)?;
     Arguments::add(args, r.channel_id)?;
-    Arguments::add(args, &r.endpoint)?;
-    Arguments::add(args, &r.requested_model)?;
-    Arguments::add(args, &r.upstream_model)?;
+    Arguments::add(args, text(&r.endpoint))?;
+    Arguments::add(args, text(&r.requested_model))?;
+    Arguments::add(args, r.upstream_model.as_deref().map(text))?;
     Arguments::add(args, r.prompt_tokens)?;
     Arguments::add(args, r.completion_tokens)?;
     Arguments::add(args, r.total_tokens)?;
@@ -367,9 +368,13 @@ fn add_usage_row(args: &mut SqliteArguments, r: &UsageRow) -> std::result::Resul
     Arguments::add(args, r.latency_ms)?;
     Arguments::add(args, r.ttft_ms)?;
     Arguments::add(args, r.status)?;
-    Arguments::add(args, &r.error_code)?;
+    Arguments::add(args, r.error_code.as_deref().map(text))?;
     Arguments::add(args, r.stream)?;
     Arguments::add(args, r.cached_tokens)
+}
+
+fn text(s: &str) -> Arc<str> {
+    Arc::from(s)
 }
 
 /// The multi-row INSERT for `CHUNK_SIZES[slot]` rows, built once per process.

@@ -1,6 +1,9 @@
 //! Non-stream answers and error bodies of the OpenAI dialect.
 
+use std::sync::LazyLock;
+
 use bytes::Bytes;
+use memchr::memmem::FinderRev;
 use serde::Deserialize;
 use serde_json::Value;
 use switchyard_types::Usage;
@@ -63,7 +66,9 @@ struct Cached {
 /// answer, which a `usage` nested anywhere deeper cannot do. A string cannot hide a match: any
 /// quote inside one is escaped. `None` sends the caller to the full parse.
 fn tail_usage(body: &[u8]) -> Option<Counts> {
-    for at in memchr::memmem::rfind_iter(body, b"\"usage\"").take(4) {
+    // Built once: a searcher made per call cost as much as the search.
+    static USAGE: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(b"\"usage\""));
+    for at in USAGE.rfind_iter(body).take(4) {
         let escapes = body[..at].iter().rev().take_while(|&&b| b == b'\\').count();
         if escapes % 2 == 1 {
             continue;

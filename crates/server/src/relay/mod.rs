@@ -42,10 +42,21 @@ use crate::error::ApiError;
 use crate::gate::{self, RequestId};
 use crate::state::AppState;
 
-/// The chat completions handler.
+/// The chat completions handler, as a route. `POST` requests come to
+/// [`chat_completions_for`] directly (see [`crate::gate::App`]); the route remains for the
+/// router's answer to other methods.
 pub(crate) async fn chat_completions(
     State(state): State<AppState>,
     Extension(rid): Extension<RequestId>,
+    req: Request,
+) -> Response {
+    chat_completions_for(&state, &rid, req).await
+}
+
+/// The chat completions handler.
+pub(crate) async fn chat_completions_for(
+    state: &AppState,
+    rid: &RequestId,
     req: Request,
 ) -> Response {
     // The request taken whole (here and in the other relay handlers): axum's `HeaderMap`
@@ -57,7 +68,7 @@ pub(crate) async fn chat_completions(
         dialect: Dialect::OpenAi { wants_usage: false },
         key: None,
     };
-    handle(&state, &rid, headers, body, inbound, |bytes, dialect| {
+    handle(state, rid, headers, body, inbound, |bytes, dialect| {
         let req = parse_chat(bytes)?;
         *dialect = Dialect::OpenAi {
             wants_usage: req.wants_usage(),

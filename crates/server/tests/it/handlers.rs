@@ -132,13 +132,16 @@ async fn refusals_have_honest_statuses() {
     assert_eq!(s, 413);
     assert_error_shape(&v);
 
-    let (s, _, v) = call(&gw, "GET", p, Some(&key), Body::empty()).await;
+    // Through the router (only POST takes the direct way): the request id is there too.
+    let (s, h, v) = call(&gw, "GET", p, Some(&key), Body::empty()).await;
     assert_eq!(s, 405);
     assert_error_shape(&v);
+    assert!(h.contains_key("x-request-id"));
 
-    let (s, _, v) = call(&gw, "GET", "/v1/nowhere", Some(&key), Body::empty()).await;
+    let (s, h, v) = call(&gw, "GET", "/v1/nowhere", Some(&key), Body::empty()).await;
     assert_eq!(s, 404);
     assert_error_shape(&v);
+    assert!(h.contains_key("x-request-id"));
     assert_eq!(
         up.request_count(),
         0,
