@@ -116,6 +116,11 @@ pub struct UpstreamConfig {
     /// Time allowed for one image fetch.
     #[serde(deserialize_with = "lenient")]
     pub image_fetch_timeout_ms: u64,
+    /// Most idle connections kept open to one upstream host. A burst opens as many connections
+    /// as it has requests in flight; beyond this many, those left idle after it are closed
+    /// rather than held for the 90 s idle timeout.
+    #[serde(deserialize_with = "lenient")]
+    pub pool_max_idle_per_host: usize,
     /// A PEM file of root certificates trusted for upstream HTTPS besides the operating
     /// system's (a company CA in front of the providers, or a test CA).
     pub ca_file: Option<String>,
@@ -133,6 +138,7 @@ impl Default for UpstreamConfig {
             image_fetch_allow_private: false,
             image_fetch_max_bytes: 20 * 1024 * 1024,
             image_fetch_timeout_ms: 10_000,
+            pool_max_idle_per_host: 256,
             ca_file: None,
         }
     }

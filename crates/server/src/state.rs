@@ -1,7 +1,6 @@
 //! Shared state of the running gateway, built once at start.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use parking_lot::RwLock;
 use switchyard_core::config::Config;
@@ -68,10 +67,7 @@ impl AppState {
         sync_channels(&config, &store).await?;
         let (admin_key_hash, generated) = ensure_admin_key(&config, &store).await?;
         let routes = load_routes(&store).await?;
-        let http = Http::new(
-            Duration::from_millis(config.upstream.connect_timeout_ms),
-            config.upstream.ca_file.as_deref(),
-        )?;
+        let http = Http::new(&config.upstream)?;
         let usage = UsageWriter::start(store.clone(), &config.usage);
         let models = routes.models().to_vec();
         tokio::task::spawn_blocking(move || {

@@ -38,6 +38,7 @@ struct Inner {
     completed: AtomicUsize,
     cancelled: AtomicUsize,
     faulted: AtomicUsize,
+    open_connections: AtomicUsize,
 }
 
 impl SimState {
@@ -117,6 +118,11 @@ impl SimState {
     /// [`Self::completed_streams`] nor [`Self::cancelled_streams`].
     pub fn faulted_streams(&self) -> usize {
         self.inner.faulted.load(Ordering::SeqCst)
+    }
+
+    /// TCP connections open now (accepted and not yet closed by either side).
+    pub fn open_connections(&self) -> usize {
+        self.inner.open_connections.load(Ordering::SeqCst)
     }
 
     /// A guard to keep inside a streaming body; see [`StreamGuard`].
@@ -217,6 +223,11 @@ impl SimHandle {
         self.state.request_count()
     }
 
+    /// TCP connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.state.open_connections()
+    }
+
     /// Streams sent to their clean end.
     pub fn completed_streams(&self) -> usize {
         self.state.completed_streams()
@@ -250,11 +261,16 @@ pub fn serve(listener: TcpListener, router: Router, state: SimState) -> SimHandl
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let (stop, stop_rx) = watch::channel(false);
-    tokio::spawn(accept_loop(listener, router, stop_rx));
+    tokio::spawn(accept_loop(listener, router, state.clone(), stop_rx));
     SimHandle { addr, state, stop }
 }
 
-async fn accept_loop(listener: TcpListener, router: Router, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    state: SimState,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -268,7 +284,9 @@ async fn accept_loop(listener: TcpListener, router: Router, mut stop: watch::Rec
                 Ok((stream, _peer)) => {
                     let _ = stream.set_nodelay(true);
                     let service = TowerToHyperService::new(router.clone());
+                    let open = OpenConnection::new(&state);
                     conns.spawn(async move {
+                        let _open = open;
                         let conn = hyper::server::conn::http1::Builder::new()
                             .serve_connection(TokioIo::new(stream), service)
                             // WebSocket simulators (Spark) take the connection over after a 101.
@@ -287,6 +305,22 @@ async fn accept_loop(listener: TcpListener, router: Router, mut stop: watch::Rec
     }
     conns.abort_all();
     tracing::debug!("sim server stopped");
+}
+
+/// Counts a connection in [`SimState::open_connections`] while it lives (aborted ones too).
+struct OpenConnection(SimState);
+
+impl OpenConnection {
+    fn new(state: &SimState) -> Self {
+        state.inner.open_connections.fetch_add(1, Ordering::SeqCst);
+        Self(state.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.inner.open_connections.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls_platform_verifier::Verifier;
+use switchyard_core::config::UpstreamConfig;
 use switchyard_core::secret::mask;
 use switchyard_providers::{Method, UpstreamError, UpstreamRequest};
 
@@ -179,13 +180,12 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    /// A client whose TCP connect gives up after `connect_timeout`, trusting the operating
-    /// system's roots and the certificates of the PEM file `ca_file`.
-    pub(crate) fn new(
-        connect_timeout: Duration,
-        ca_file: Option<&str>,
-    ) -> Result<Self, StartError> {
-        let extra_roots = match ca_file {
+    /// A client whose TCP connect gives up after `connect_timeout_ms`, trusting the operating
+    /// system's roots and the certificates of the PEM file `ca_file`, and keeping at most
+    /// `pool_max_idle_per_host` idle connections to each upstream host.
+    pub(crate) fn new(cfg: &UpstreamConfig) -> Result<Self, StartError> {
+        let connect_timeout = Duration::from_millis(cfg.connect_timeout_ms);
+        let extra_roots = match cfg.ca_file.as_deref() {
             None => Vec::new(),
             Some(path) => {
                 let roots = CertificateDer::pem_file_iter(path)
@@ -221,6 +221,7 @@ impl Http {
             .wrap_connector(tcp);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
             .pool_timer(TokioTimer::new())
             // Upstream answers are small JSON bodies and stream events: a 4 KiB read buffer
             // (hyper's default grows from 8 KiB) halves what each open stream holds here.

@@ -315,3 +315,47 @@ async fn embeddings_pass_through_with_usage_and_base64() {
         "input"
     );
 }
+
+/// After a burst, the connections left idle to an upstream are capped at
+/// `upstream.pool_max_idle_per_host`; the rest are closed, not held for the idle timeout.
+#[tokio::test]
+async fn idle_upstream_connections_are_capped_after_a_burst() {
+    async fn idle_after_burst(env: &[(&str, &str)]) -> usize {
+        let up = sim(Flavor::OpenAi, "sk-up").await;
+        let gw = Gateway::start_with(
+            &channel("oa", "openai", &up.base_url(), "sk-up", &["gpt-4"], 0),
+            env,
+        )
+        .await;
+        let (_, key) = gw.plain_key().await;
+        // Eight requests in flight at once, each held 300 ms upstream: eight connections.
+        for _ in 0..8 {
+            up.push_fault(switchyard_sim::Fault::Latency { ms: 300 });
+        }
+        let body = json!({"model": "gpt-4", "messages": user("hi")});
+        let burst = (0..8).map(|_| gw.post_chat(&key, &body).send());
+        for r in futures::future::join_all(burst).await {
+            assert_eq!(r.unwrap().status(), 200);
+        }
+        // Closing is asynchronous: wait until the count settles.
+        let mut last = usize::MAX;
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let now = up.open_connections();
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        last
+    }
+    assert_eq!(
+        idle_after_burst(&[]).await,
+        8,
+        "by default all eight stay pooled"
+    );
+    assert_eq!(
+        idle_after_burst(&[("SWITCHYARD_UPSTREAM__POOL_MAX_IDLE_PER_HOST", "2")]).await,
+        2
+    );
+}
