@@ -10,6 +10,8 @@ Contenders, against the same `switchyard-sim openai` upstream in the same run:
   sy      - Switchyard with key auth, a quota key, an rpm limit and usage logging to SQLite
   sy-pg   - the same on PostgreSQL (a fresh database on 127.0.0.1:5432, dropped at the end;
             skipped when `psql` cannot reach it)
+  sy-old  - with `--sy-old PATH`: a second Switchyard build on SQLite, in the interleaved CPU
+            slices only (before and after a change, measured in the same slices)
   litellm - the LiteLLM proxy from bench/.venv (full runs, when installed or installable;
             `--no-litellm` skips it, `--litellm` insists on it)
 Load comes from `loadgen` (open loop, latency from the intended send time). The gateway and
@@ -368,6 +370,9 @@ def main():
     ap.add_argument("--no-pg", action="store_true", help="skip Switchyard on PostgreSQL")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--sy-bin", default=None, help="another switchyard binary to measure (before/after runs)")
+    ap.add_argument("--sy-old", default=None,
+                    help="a second switchyard binary (SQLite) added as `sy-old` to the interleaved cpu group, "
+                         "for a before/after CPU comparison in the same slices")
     ap.add_argument("--only", default=None,
                     help="comma-separated scenario groups to run (single,max,rate,delay,cpu,stream,hold,instr); default all")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"), help="report folder")
@@ -456,11 +461,20 @@ def main():
             results["skipped"].append("litellm: not installable from PyPI here")
         elif not smoke:
             results["skipped"].append("litellm: --no-litellm")
-        sent = {t: 0 for t in targets}
+        # A second build for the interleaved CPU slices only (not in the other scenarios).
+        cpu_only = {}
+        if args.sy_old:
+            old_db = os.path.join(tmp, "sy-old.db")
+            write_sy_config(os.path.join(tmp, "sy-old.toml"), f"sqlite://{old_db}", upstreams)
+            old_proc, sy_old = procs.start([args.sy_old, "serve", "--config", os.path.join(tmp, "sy-old.toml")],
+                                           cpu=0, env=sy_env)
+            cpu_only["sy-old"] = {"base": sy_old, "key": bench_key(sy_old), "proc": old_proc}
+            results["sy_old"] = args.sy_old
+        sent = {t: 0 for t in list(targets) + list(cpu_only)}
 
         def measure(name, t, mode, body=CHAT, url_kind="base", **kw):
             """One load run against `t`: loadgen's figures plus the contender's CPU seconds."""
-            c = targets[t]
+            c = targets[t] if t in targets else cpu_only[t]
             proc = c.get(f"{url_kind}_proc", c["proc"])
             before = cpu_snapshot(proc.pid)
             r = loadgen(bins, mode, f"{c[url_kind]}/v1/chat/completions", body, key=c["key"], **kw)
@@ -508,7 +522,7 @@ def main():
         # a contender measured alone for 20 s takes whole. The ratio is the median of the
         # ratios of neighbouring slices.
         slices, slice_s = (2, 1) if smoke else (5, 4)
-        cpu_set = [t for t in ("bare", "sy", "sy-pg") if t in targets]
+        cpu_set = [t for t in ("bare", "sy", "sy-pg") if t in targets] + list(cpu_only)
         for rate in rates if "cpu" in groups else []:
             settle_sockets()
             per = {t: [] for t in cpu_set}
@@ -725,7 +739,10 @@ def write_report(res, out, charts):
                   "Each rate again, in short slices that alternate bare, sy, sy-pg (so that a change in the",
                   "machine's speed falls on all of them); ratio = median over the slices of sy's (or sy-pg's)",
                   "CPU per request over bare's in the neighbouring slice. sy-pg's figure leaves out the work",
-                  "of the PostgreSQL server, a process of its own; sy's includes SQLite, which runs inside it.", "",
+                  "of the PostgreSQL server, a process of its own; sy's includes SQLite, which runs inside it."]
+        if res.get("sy_old"):
+            lines += [f"`sy-old` is the build `{res['sy_old']}` (`--sy-old`), on SQLite, in the same slices."]
+        lines += ["",
                   "| rate | contender | CPU µs/req | per slice | median ratio to bare |", "|---|---|---|---|---|"]
         for n, e in inter.items():
             for t, v in e.items():
