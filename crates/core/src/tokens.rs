@@ -89,6 +89,11 @@ enum PromptState {
         text: String,
         fixed: u64,
     },
+    /// Separate texts (embedding inputs), each counted on its own.
+    Texts {
+        model: String,
+        texts: Vec<String>,
+    },
     Counted(u64),
 }
 
@@ -129,6 +134,17 @@ impl Prompt {
         }
     }
 
+    /// Embedding inputs: their token count is the sum of each text's (copied; no tokenizing).
+    pub fn texts(model: &str, texts: &[String]) -> Self {
+        Self {
+            estimate: texts.iter().map(|t| estimate_text(t)).sum(),
+            state: parking_lot::Mutex::new(PromptState::Texts {
+                model: model.to_owned(),
+                texts: texts.to_vec(),
+            }),
+        }
+    }
+
     /// A prompt whose count is already known.
     pub fn counted(n: u64) -> Self {
         Self {
@@ -149,6 +165,7 @@ impl Prompt {
         let n = match &*state {
             PromptState::Counted(n) => return *n,
             PromptState::Text { model, text, fixed } => fixed + count_text(model, text),
+            PromptState::Texts { model, texts } => texts.iter().map(|t| count_text(model, t)).sum(),
         };
         *state = PromptState::Counted(n);
         n
@@ -158,6 +175,7 @@ impl Prompt {
     pub fn pending_bytes(&self) -> usize {
         match &*self.state.lock() {
             PromptState::Text { text, .. } => text.len(),
+            PromptState::Texts { texts, .. } => texts.iter().map(String::len).sum(),
             PromptState::Counted(_) => 0,
         }
     }
@@ -189,6 +207,32 @@ pub fn estimate_text(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embedding_inputs_are_counted_each_on_its_own_and_only_when_asked() {
+        let texts = vec![
+            "hello world".to_owned(),
+            "naïve café, 42".to_owned(),
+            String::new(),
+        ];
+        let p = Prompt::texts("text-embedding-3-small", &texts);
+        let each: u64 = texts
+            .iter()
+            .map(|t| count_text("text-embedding-3-small", t))
+            .sum();
+        assert!(
+            p.estimate() >= each,
+            "estimate {} below {each}",
+            p.estimate()
+        );
+        assert_eq!(
+            p.pending_bytes(),
+            texts.iter().map(String::len).sum::<usize>()
+        );
+        assert_eq!(p.exact(), each);
+        assert_eq!(p.pending_bytes(), 0, "the texts are freed once counted");
+        assert_eq!(p.exact(), each);
+    }
 
     #[test]
     fn counts_like_tiktoken() {

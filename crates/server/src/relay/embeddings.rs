@@ -163,7 +163,8 @@ pub(crate) struct Request {
     raw: serde_json::Map<String, Value>,
     model: String,
     texts: Option<Vec<String>>,
-    tokens: u64,
+    /// Tokenized only if an upstream reports no usage or the estimate does not fit the quota.
+    prompt: Arc<tokens::Prompt>,
     base64: bool,
     dimensions: Option<u64>,
 }
@@ -189,15 +190,19 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
             ));
         }
     };
-    let (texts, tokens) = match raw.get("input") {
-        Some(Value::String(s)) => (Some(vec![s.clone()]), tokens::count_text(&model, s)),
+    let (texts, prompt) = match raw.get("input") {
+        Some(Value::String(s)) => {
+            let texts = vec![s.clone()];
+            let prompt = tokens::Prompt::texts(&model, &texts);
+            (Some(texts), prompt)
+        }
         Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => {
             let texts: Vec<String> = a
                 .iter()
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect();
-            let n = texts.iter().map(|t| tokens::count_text(&model, t)).sum();
-            (Some(texts), n)
+            let prompt = tokens::Prompt::texts(&model, &texts);
+            (Some(texts), prompt)
         }
         Some(Value::Array(a))
             if !a.is_empty() && a.iter().all(|v| v.is_number() || v.is_array()) =>
@@ -206,7 +211,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
                 .iter()
                 .map(|v| v.as_array().map_or(1, Vec::len) as u64)
                 .sum();
-            (None, n)
+            (None, tokens::Prompt::counted(n))
         }
         Some(_) => {
             return Err(ApiError::bad_request(
@@ -237,7 +242,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
         raw,
         model,
         texts,
-        tokens,
+        prompt: Arc::new(prompt),
         base64,
         dimensions: known.dimensions,
     })
@@ -271,7 +276,7 @@ async fn run(
         rid,
         endpoint,
         &req.model,
-        (Arc::new(tokens::Prompt::counted(req.tokens)), 0),
+        (req.prompt.clone(), 0),
         false,
         started,
     )?;
@@ -289,7 +294,9 @@ async fn run(
     )
     .await?;
     let m = Metered {
-        prompt: usage.as_ref().map_or(req.tokens, |u| u.prompt_tokens),
+        prompt: usage
+            .as_ref()
+            .map_or_else(|| req.prompt.exact(), |u| u.prompt_tokens),
         completion: 0,
         cached: 0,
         estimated: usage.is_none(),
@@ -358,7 +365,10 @@ async fn try_channel(
             |(i, v)| json!({"object": "embedding", "index": i, "embedding": encode(v, req.base64)}),
         )
         .collect();
-    let prompt = out.usage.as_ref().map_or(req.tokens, |u| u.prompt_tokens);
+    let prompt = out
+        .usage
+        .as_ref()
+        .map_or_else(|| req.prompt.exact(), |u| u.prompt_tokens);
     let body = json!({
         "object": "list",
         "data": data,

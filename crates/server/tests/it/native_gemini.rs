@@ -217,8 +217,23 @@ async fn embeddings_as_floats_and_base64() {
     assert_eq!(decoded, switchyard_sim::openai::embed("alpha", 16));
     assert_eq!(up.requests()[1]["requests"][0]["outputDimensionality"], 16);
 
-    // Gemini reports no usage for embeddings: the gateway counts the input itself.
+    // Gemini reports no usage for embeddings: the gateway counts the input itself, each
+    // text on its own, in the answer and in the usage row.
+    let count = |t: &str| switchyard_core::tokens::count_text("text-embedding-004", t);
+    assert_eq!(
+        floats["usage"]["prompt_tokens"],
+        count("alpha") + count("beta")
+    );
+    assert_eq!(b64["usage"]["prompt_tokens"], count("alpha"));
     let rows = gw.usage_n(id, 2).await;
+    let mut counted: Vec<i64> = rows.iter().map(|r| r.row.prompt_tokens).collect();
+    counted.sort_unstable();
+    let mut want = vec![
+        count("alpha") as i64,
+        (count("alpha") + count("beta")) as i64,
+    ];
+    want.sort_unstable();
+    assert_eq!(counted, want);
     for r in &rows {
         assert_eq!(r.row.status, 200);
         assert!(r.row.estimated && r.row.prompt_tokens > 0);
