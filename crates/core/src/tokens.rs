@@ -7,6 +7,8 @@
 //! Each vocabulary loads once, on first use (a loaded one holds tens of MB); [`warm_up`] loads,
 //! ahead of the first request, only those that the served models use.
 
+use std::sync::Arc;
+
 use bpe_openai::Tokenizer;
 use switchyard_types::ChatMessage;
 
@@ -89,10 +91,10 @@ enum PromptState {
         text: String,
         fixed: u64,
     },
-    /// Separate texts (embedding inputs), each counted on its own.
+    /// Separate texts (embedding inputs, shared with the request), each counted on its own.
     Texts {
         model: String,
-        texts: Vec<String>,
+        texts: Arc<[String]>,
     },
     Counted(u64),
 }
@@ -134,13 +136,13 @@ impl Prompt {
         }
     }
 
-    /// Embedding inputs: their token count is the sum of each text's (copied; no tokenizing).
-    pub fn texts(model: &str, texts: &[String]) -> Self {
+    /// Embedding inputs: their token count is the sum of each text's (no tokenizing yet).
+    pub fn texts(model: &str, texts: Arc<[String]>) -> Self {
         Self {
             estimate: texts.iter().map(|t| estimate_text(t)).sum(),
             state: parking_lot::Mutex::new(PromptState::Texts {
                 model: model.to_owned(),
-                texts: texts.to_vec(),
+                texts,
             }),
         }
     }
@@ -215,7 +217,7 @@ mod tests {
             "naïve café, 42".to_owned(),
             String::new(),
         ];
-        let p = Prompt::texts("text-embedding-3-small", &texts);
+        let p = Prompt::texts("text-embedding-3-small", Arc::from(texts.clone()));
         let each: u64 = texts
             .iter()
             .map(|t| count_text("text-embedding-3-small", t))
@@ -230,7 +232,7 @@ mod tests {
             texts.iter().map(String::len).sum::<usize>()
         );
         assert_eq!(p.exact(), each);
-        assert_eq!(p.pending_bytes(), 0, "the texts are freed once counted");
+        assert_eq!(p.pending_bytes(), 0, "the texts are let go once counted");
         assert_eq!(p.exact(), each);
     }
 

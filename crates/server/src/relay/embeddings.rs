@@ -162,7 +162,7 @@ pub(crate) fn parse_gemini(bytes: &[u8], model: &str, shape: Shape) -> Result<Re
 pub(crate) struct Request {
     raw: serde_json::Map<String, Value>,
     model: String,
-    texts: Option<Vec<String>>,
+    texts: Option<Arc<[String]>>,
     /// Tokenized only if an upstream reports no usage or the estimate does not fit the quota.
     prompt: Arc<tokens::Prompt>,
     base64: bool,
@@ -192,16 +192,16 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
     };
     let (texts, prompt) = match raw.get("input") {
         Some(Value::String(s)) => {
-            let texts = vec![s.clone()];
-            let prompt = tokens::Prompt::texts(&model, &texts);
+            let texts: Arc<[String]> = Arc::from([s.clone()]);
+            let prompt = tokens::Prompt::texts(&model, texts.clone());
             (Some(texts), prompt)
         }
         Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => {
-            let texts: Vec<String> = a
+            let texts: Arc<[String]> = a
                 .iter()
                 .filter_map(|v| v.as_str().map(str::to_owned))
                 .collect();
-            let prompt = tokens::Prompt::texts(&model, &texts);
+            let prompt = tokens::Prompt::texts(&model, texts.clone());
             (Some(texts), prompt)
         }
         Some(Value::Array(a))
