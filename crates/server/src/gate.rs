@@ -67,26 +67,25 @@ where
                 req.extensions_mut().insert(rid);
                 Either::Left(tower_service::Service::call(&mut self.router, req))
             };
-        WithRequestId {
-            inner,
-            header: Some(header),
-        }
+        WithRequestId { inner, header }
     }
 }
 
 /// The client's `x-request-id` when it is usable (1 to 200 visible ASCII characters), or a new
 /// UUIDv7; and the header value to echo.
-fn request_id(headers: &http::HeaderMap) -> (RequestId, HeaderValue) {
+fn request_id(headers: &http::HeaderMap) -> (RequestId, Option<HeaderValue>) {
     let given = headers
         .get(&X_REQUEST_ID)
         .filter(|v| !v.is_empty() && v.len() <= 200)
         .and_then(|v| Some((v.to_str().ok()?.to_owned(), v.clone())));
-    let (id, header) = given.unwrap_or_else(|| {
-        let id = uuid::Uuid::now_v7().to_string();
-        // A UUID is always a valid header value.
-        let header = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static(""));
-        (id, header)
-    });
+    let (id, header) = given.map_or_else(
+        || {
+            let id = uuid::Uuid::now_v7().to_string();
+            let header = HeaderValue::from_str(&id).ok();
+            (id, header)
+        },
+        |(id, v)| (id, Some(v)),
+    );
     (RequestId(id), header)
 }
 
@@ -108,7 +107,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut res = std::task::ready!(this.inner.poll(cx))?;
-        if let Some(v) = this.header.take().filter(|v| !v.is_empty()) {
+        if let Some(v) = this.header.take() {
             res.headers_mut().insert(X_REQUEST_ID, v);
         }
         Poll::Ready(Ok(res))
