@@ -353,13 +353,13 @@ impl SqlitePools {
 /// Appends one usage row's values, in `usage_insert_columns!` order.
 fn add_usage_row(args: &mut SqliteArguments, r: &UsageRow) -> std::result::Result<(), BoxDynError> {
     // Text is bound as `Arc<str>` (one allocation); `&String` would be copied twice.
-    Arguments::add(args, text(&r.request_id))?;
+    Arguments::add(args, Arc::<str>::from(r.request_id.as_str()))?;
     Arguments::add(args, r.created_at.timestamp_millis())?;
     Arguments::add(args, r.key_id)?;
     Arguments::add(args, r.channel_id)?;
-    Arguments::add(args, text(&r.endpoint))?;
-    Arguments::add(args, text(&r.requested_model))?;
-    Arguments::add(args, r.upstream_model.as_deref().map(text))?;
+    Arguments::add(args, Arc::<str>::from(r.endpoint.as_str()))?;
+    Arguments::add(args, Arc::<str>::from(r.requested_model.as_str()))?;
+    Arguments::add(args, r.upstream_model.as_deref().map(Arc::<str>::from))?;
     Arguments::add(args, r.prompt_tokens)?;
     Arguments::add(args, r.completion_tokens)?;
     Arguments::add(args, r.total_tokens)?;
@@ -368,13 +368,9 @@ fn add_usage_row(args: &mut SqliteArguments, r: &UsageRow) -> std::result::Resul
     Arguments::add(args, r.latency_ms)?;
     Arguments::add(args, r.ttft_ms)?;
     Arguments::add(args, r.status)?;
-    Arguments::add(args, r.error_code.as_deref().map(text))?;
+    Arguments::add(args, r.error_code.as_deref().map(Arc::<str>::from))?;
     Arguments::add(args, r.stream)?;
     Arguments::add(args, r.cached_tokens)
-}
-
-fn text(s: &str) -> Arc<str> {
-    Arc::from(s)
 }
 
 /// The multi-row INSERT for `CHUNK_SIZES[slot]` rows, built once per process.
