@@ -2,6 +2,7 @@
 
 #![allow(clippy::print_stdout)]
 
+mod alloc;
 mod demo;
 
 use std::path::PathBuf;
@@ -12,10 +13,8 @@ use switchyard_core::Config;
 use switchyard_server::{AppState, CreateKey};
 use switchyard_store::Store;
 
-// mimalloc instead of glibc's malloc: the relay makes about a hundred short-lived allocations
-// per request, and glibc's malloc and free were a fifth of its instructions (callgrind).
 #[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOC: alloc::MiMalloc = alloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
