@@ -6,6 +6,7 @@
 //! the first byte reaches the client.
 
 mod billing;
+mod client;
 pub(crate) mod embeddings;
 mod failover;
 mod source;

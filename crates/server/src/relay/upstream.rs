@@ -9,11 +9,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls_platform_verifier::Verifier;
@@ -21,8 +17,11 @@ use switchyard_core::config::UpstreamConfig;
 use switchyard_core::secret::mask;
 use switchyard_providers::{Method, UpstreamError, UpstreamRequest};
 
+use super::client::{Client, SendError};
 use crate::error::ApiError;
 use crate::state::{AppState, StartError};
+
+pub(crate) use super::client::Response;
 
 /// Why an attempt failed.
 #[derive(Debug, Clone)]
@@ -166,14 +165,11 @@ impl Failure {
     }
 }
 
-/// An upstream answer whose body has not been read yet.
-pub(crate) type Response = http::Response<Incoming>;
-
-/// The pooled HTTP client for every upstream call: hyper's, given a URI parsed once per
+/// The pooled HTTP client for every upstream call (`client`), given a URI parsed once per
 /// request (no URL normalisation), HTTPS through rustls with the platform's trust store,
 /// HTTP/2 where the server offers it by ALPN.
 pub(crate) struct Http {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client,
     /// The same trust (platform roots and `ca_file`) for WebSocket upstreams (Spark), without
     /// ALPN: a WebSocket handshake is HTTP/1.1.
     ws_tls: Arc<rustls::ClientConfig>,
@@ -219,14 +215,7 @@ impl Http {
             .https_or_http()
             .enable_all_versions()
             .wrap_connector(tcp);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
-            .pool_timer(TokioTimer::new())
-            // Upstream answers are small JSON bodies and stream events: a 4 KiB read buffer
-            // (hyper's default grows from 8 KiB) halves what each open stream holds here.
-            .http1_read_buf_exact_size(4096)
-            .build(connector);
+        let client = Client::new(connector, cfg.pool_max_idle_per_host);
         Ok(Self { client, ws_tls })
     }
 
@@ -252,39 +241,21 @@ pub(crate) async fn send(
     }
     // The URL is left out of the message: some providers put credentials in the query string
     // (Qianfan's secret key and access token).
-    let mut request = b
+    let request = b
         .body(Full::new(body))
         .map_err(|e| Failure::Protocol(format!("the upstream request is not valid HTTP: {e}")))?;
-    set_host(&mut request);
     match tokio::time::timeout(timeout, state.inner.http.client.request(request)).await {
         Err(_) => Err(Failure::Timeout(format!(
             "no response from upstream within {} ms",
             timeout.as_millis()
         ))),
-        Ok(Err(e)) if e.is_connect() => Err(Failure::Connect(chain(&e))),
-        Ok(Err(e)) => Err(connection_failure(&e)),
+        Ok(Err(SendError::Connect(e))) => Err(Failure::Connect(chain(&*e))),
+        Ok(Err(SendError::Http(e))) => Err(connection_failure(&e)),
+        Ok(Err(SendError::Url)) => Err(Failure::Protocol(
+            "the upstream URL needs an http or https scheme and a host".into(),
+        )),
         Ok(Ok(r)) => Ok(r),
     }
-}
-
-/// Sets `Host` to the URL's authority unless the adapter set it (a signature may cover it).
-/// hyper would otherwise build it with `format!` on every request: a tenth of the upstream
-/// call's instructions. An authority with user info is left to hyper, which drops that part.
-fn set_host(request: &mut http::Request<Full<Bytes>>) {
-    let Some(authority) = request
-        .uri()
-        .authority()
-        .filter(|a| !a.as_str().contains('@'))
-    else {
-        return;
-    };
-    let Ok(value) = http::HeaderValue::from_str(authority.as_str()) else {
-        return;
-    };
-    request
-        .headers_mut()
-        .entry(http::header::HOST)
-        .or_insert(value);
 }
 
 /// An error and its causes, one line (hyper's errors never hold the URL or the headers).
@@ -342,41 +313,5 @@ impl Failure {
     /// A 400 for a request this provider cannot take.
     pub(crate) fn bad_request(message: String, param: Option<String>) -> Self {
         Self::Rejected(Box::new(ApiError::bad_request(message, param.as_deref())))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn host_of(url: &str, given: Option<&str>) -> Option<String> {
-        let mut b = http::Request::builder().uri(url);
-        if let Some(h) = given {
-            b = b.header("host", h);
-        }
-        let mut req = b.body(Full::new(Bytes::new())).unwrap();
-        set_host(&mut req);
-        let all: Vec<_> = req.headers().get_all("host").iter().collect();
-        assert!(all.len() <= 1, "one Host header at most: {all:?}");
-        all.first().map(|v| v.to_str().unwrap().to_owned())
-    }
-
-    #[test]
-    fn host_is_the_authority_unless_given_or_holding_credentials() {
-        assert_eq!(
-            host_of("http://127.0.0.1:8080/v1/x", None).as_deref(),
-            Some("127.0.0.1:8080")
-        );
-        assert_eq!(
-            host_of("https://api.example.com/v1", None).as_deref(),
-            Some("api.example.com")
-        );
-        // A signature may cover the adapter's own Host: it is kept.
-        assert_eq!(
-            host_of("https://hunyuan.example.com/", Some("signed.example.com")).as_deref(),
-            Some("signed.example.com")
-        );
-        // User info must not go out in Host: left to hyper, which drops it.
-        assert_eq!(host_of("http://user:pw@example.com/", None), None);
     }
 }

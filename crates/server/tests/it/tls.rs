@@ -3,8 +3,9 @@
 //! `upstream.ca_file`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -21,12 +22,16 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/t
 /// The OpenAI simulator on `https://127.0.0.1:PORT/v1`.
 async fn https_sim() -> (String, SimState) {
     let (router, state) = openai_router(OpenAiSimConfig::new(Flavor::OpenAi, "sk-up"));
-    let origin = tls_origin(router).await;
+    let (origin, _) = tls_origin(router, HTTP1).await;
     (format!("{origin}/v1"), state)
 }
 
-/// `router` served on `https://127.0.0.1:PORT` (HTTP/1.1 by ALPN, upgrades allowed).
-async fn tls_origin(router: axum::Router) -> String {
+const HTTP1: &[u8] = b"http/1.1";
+const HTTP2: &[u8] = b"h2";
+
+/// `router` served on `https://127.0.0.1:PORT` in the one protocol `alpn` offers (HTTP/1.1
+/// with upgrades, or HTTP/2), and the count of TCP connections it accepted.
+async fn tls_origin(router: axum::Router, alpn: &[u8]) -> (String, Arc<AtomicUsize>) {
     let certs = CertificateDer::pem_file_iter(format!("{FIXTURES}/server.pem"))
         .unwrap()
         .collect::<Result<Vec<_>, _>>()
@@ -39,7 +44,10 @@ async fn tls_origin(router: axum::Router) -> String {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .unwrap();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    cfg.alpn_protocols = vec![alpn.to_vec()];
+    let h2 = alpn == HTTP2;
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
     let acceptor = TlsAcceptor::from(Arc::new(cfg));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -48,20 +56,28 @@ async fn tls_origin(router: axum::Router) -> String {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
+            counter.fetch_add(1, Ordering::SeqCst);
             let (acceptor, router) = (acceptor.clone(), router.clone());
             tokio::spawn(async move {
                 // A client that refuses the certificate ends the handshake: nothing to serve.
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tls), TowerToHyperService::new(router))
-                    .with_upgrades()
-                    .await;
+                let (io, svc) = (TokioIo::new(tls), TowerToHyperService::new(router));
+                if h2 {
+                    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(io, svc)
+                        .await;
+                } else {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, svc)
+                        .with_upgrades()
+                        .await;
+                }
             });
         }
     });
-    format!("https://127.0.0.1:{port}")
+    (format!("https://127.0.0.1:{port}"), accepted)
 }
 
 async fn gateway(base: &str, ca_file: Option<&str>) -> (Gateway, String) {
@@ -98,7 +114,7 @@ fn spark_cfg() -> SparkSimConfig {
 #[tokio::test]
 async fn a_wss_upstream_signed_by_the_configured_ca_is_relayed_and_refused_without_it() {
     let (router, sim) = spark_router(spark_cfg());
-    let base = tls_origin(router).await;
+    let (base, _) = tls_origin(router, HTTP1).await;
     let channel = (
         "spark",
         base.as_str(),
@@ -145,6 +161,44 @@ async fn an_https_upstream_signed_by_the_configured_ca_is_relayed() {
     .await;
     assert!(content_of(&chunks).contains("hi"));
     assert_eq!(sim.request_count(), 2);
+}
+
+/// An upstream that offers only HTTP/2 by ALPN gets it: after a first request, answers and
+/// streams held 200 ms each all share that first connection.
+#[tokio::test]
+async fn an_https_upstream_offering_http2_serves_concurrent_requests_on_one_connection() {
+    let mut cfg = OpenAiSimConfig::new(Flavor::OpenAi, "sk-up");
+    cfg.latency_ms = 200;
+    let (router, sim) = openai_router(cfg);
+    let (origin, accepted) = tls_origin(router, HTTP2).await;
+    let (gw, key) = gateway(&format!("{origin}/v1"), Some(&format!("{FIXTURES}/ca.pem"))).await;
+    let body = json!({"model": "gpt-4o", "messages": user("first")});
+    let (status, v) = chat(&gw, &key, &body).await;
+    assert_eq!(status, 200, "{v}");
+    let (gw, key) = (&gw, key.as_str());
+    let plain = (0..4).map(|i| {
+        let body = json!({"model": "gpt-4o", "messages": user(&format!("plain {i}"))});
+        async move { chat(gw, key, &body).await }
+    });
+    let streamed = (0..2).map(|i| {
+        let body =
+            json!({"model": "gpt-4o", "stream": true, "messages": user(&format!("streamed {i}"))});
+        async move { stream_chat(gw, key, &body).await }
+    });
+    let (plain, streamed) = tokio::join!(
+        futures::future::join_all(plain),
+        futures::future::join_all(streamed)
+    );
+    for (i, (status, v)) in plain.iter().enumerate() {
+        assert_eq!(*status, 200, "{v}");
+        let text = v["choices"][0]["message"]["content"].as_str().unwrap();
+        assert!(text.contains(&format!("plain {i}")), "{v}");
+    }
+    for (i, chunks) in streamed.iter().enumerate() {
+        assert!(content_of(chunks).contains(&format!("streamed {i}")));
+    }
+    assert_eq!(sim.request_count(), 7);
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one HTTP/2 connection");
 }
 
 #[tokio::test]
