@@ -135,6 +135,22 @@ def cpu_snapshot(pid):
     return ticks / os.sysconf("SC_CLK_TCK"), threads
 
 
+def machine_ticks():
+    """(stolen, all) clock ticks of the whole machine so far (/proc/stat's `cpu` line): the
+    share stolen by the hypervisor for other guests says how far a run's figures can be trusted."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (v[7] if len(v) > 7 else 0), sum(v[:8])
+
+
+def steal_pct(before, after):
+    d = after[1] - before[1]
+    return round(100 * (after[0] - before[0]) / d, 1) if d > 0 else None
+
+
 def cpu_between(before, after):
     """Seconds of CPU between two snapshots: the exact per-thread sum when no thread or process
     of `before` has ended since (a thread started meanwhile counts from zero), else the ticks
@@ -403,6 +419,7 @@ def main():
                "sy_bin": args.sy_bin, "scenarios": {}, "notes": [], "skipped": []}
     notes = results["notes"]
     checks = []
+    run_ticks = machine_ticks()
     pg_db = f"switchyard_bench_{os.getpid()}"
     pg_made = False
     try:
@@ -476,9 +493,10 @@ def main():
             """One load run against `t`: loadgen's figures plus the contender's CPU seconds."""
             c = targets[t] if t in targets else cpu_only[t]
             proc = c.get(f"{url_kind}_proc", c["proc"])
-            before = cpu_snapshot(proc.pid)
+            before, ticks = cpu_snapshot(proc.pid), machine_ticks()
             r = loadgen(bins, mode, f"{c[url_kind]}/v1/chat/completions", body, key=c["key"], **kw)
             r["cpu_s"] = cpu_between(before, cpu_snapshot(proc.pid))
+            r["steal_pct"] = steal_pct(ticks, machine_ticks())
             w = r.get("warmup") or {"ok": 0, "errors": 0}
             r["cpu_us_per_request"] = r["cpu_s"] * 1e6 / max(r["ok"] + w["ok"], 1)
             sent[t] += r["ok"] + r["errors"] + w["ok"] + w["errors"]
@@ -611,6 +629,7 @@ def main():
     if not smoke and not args.only:
         log("conversion micro-benchmark (cargo bench --bench convert)")
         results["microbench_ns"] = run_microbench(smoke)
+    results["steal_pct"] = steal_pct(run_ticks, machine_ticks())
     out = args.out
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "results.json"), "w") as f:
@@ -651,6 +670,10 @@ def write_report(res, out, charts):
              "2 shared cores (gateway and proxies pinned to CPU 0, simulators and load to CPU 1): compare ratios,",
              "not absolute figures. `direct` and `bare` top out where CPU 1 (simulator and load generator",
              "together) is saturated, so the max-throughput ratio to bare is a lower bound.", ""]
+    if res.get("steal_pct") is not None:
+        lines += [f"The hypervisor took {res['steal_pct']}% of the machine's CPU time for other guests during the run "
+                  "(`steal` in /proc/stat; per measurement in the latency table's last column): tail latencies",
+                  "move with it.", ""]
     if res.get("sy_bin"):
         lines += [f"Switchyard binary: `{res['sy_bin']}`", ""]
     rate_names = [n for n in s if n.startswith("rate-")]
@@ -689,8 +712,9 @@ def write_report(res, out, charts):
     lines.append("")
 
     lines += ["## Latency", "",
-              "| scenario | contender | ok | errors | rps | p50 | p90 | p99 | p99.9 | added p50 | added p99 | CPU µs/req |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| scenario | contender | ok | errors | rps | p50 | p90 | p99 | p99.9 | added p50 | added p99 | CPU µs/req "
+              "| stolen % |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     warm = []
     for name, by in s.items():
         if name.startswith("hold-"):
@@ -702,14 +726,16 @@ def write_report(res, out, charts):
             a50 = added(r, d, "p50") if d and t != "direct" else ""
             a99 = added(r, d, "p99") if d and t != "direct" else ""
             cpu_s = f"{r['cpu_us_per_request']:.0f}" if "cpu_us_per_request" in r else ""
+            stolen = r.get("steal_pct")
             lines.append(f"| {name} | {t} | {r['ok']} | {r['errors']} | {r['achieved_rps']:.0f} | {lat['p50']} | "
-                         f"{lat['p90']} | {lat['p99']} | {lat['p999']} | {a50} | {a99} | {cpu_s} |")
+                         f"{lat['p90']} | {lat['p99']} | {lat['p999']} | {a50} | {a99} | {cpu_s} | "
+                         f"{'' if stolen is None else stolen} |")
         if name.startswith("stream") and d:
             for t, r in by.items():
                 fb = r[field]
                 lines.append(f"| {name} first byte | {t} | | | | {fb['p50']} | {fb['p90']} | {fb['p99']} | {fb['p999']} | "
                              f"{added(r, d, 'p50', field) if t != 'direct' else ''} | "
-                             f"{added(r, d, 'p99', field) if t != 'direct' else ''} | |")
+                             f"{added(r, d, 'p99', field) if t != 'direct' else ''} | | |")
             warm = [(t, r["warmup"]) for t, r in by.items() if r.get("warmup")]
     if warm:
         lines += ["", "## Stream warm-up", "",
