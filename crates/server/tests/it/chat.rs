@@ -359,3 +359,91 @@ async fn idle_upstream_connections_are_capped_after_a_burst() {
         2
     );
 }
+
+/// An upstream that closes a keep-alive connection idle for `idle_ms` (as real servers do),
+/// answering every request with a fixed completion; counts the connections it accepted.
+async fn closing_upstream(
+    idle_ms: u64,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let idle = std::time::Duration::from_millis(idle_ms);
+                let mut buf = Vec::new();
+                loop {
+                    // Reads one request (head, then `content-length` bytes), or closes when the
+                    // connection stays idle too long.
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match tokio::time::timeout(idle, tcp.read(&mut chunk)).await {
+                            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                            _ => return,
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    while buf.len() < head_end + len {
+                        let mut chunk = [0u8; 4096];
+                        match tcp.read(&mut chunk).await {
+                            Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                            _ => return,
+                        }
+                    }
+                    buf.drain(..head_end + len);
+                    let body = json!({
+                        "id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4",
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": "ok"}}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+                    })
+                    .to_string();
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if tcp.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{port}/v1"), accepted)
+}
+
+/// Requests in quick succession share one upstream connection; after the upstream has closed
+/// it for idleness, the next request opens a new one and succeeds (no failed attempt).
+#[tokio::test]
+async fn pooled_connections_are_reused_and_replaced_once_the_upstream_closes_them() {
+    let (base, accepted) = closing_upstream(200).await;
+    let gw = Gateway::start(&channel("ka", "openai", &base, "sk-up", &["gpt-4"], 0)).await;
+    let (_, key) = gw.plain_key().await;
+    let body = json!({"model": "gpt-4", "messages": user("hi")});
+    for round in 1..=3 {
+        for _ in 0..3 {
+            let (status, v) = chat(&gw, &key, &body).await;
+            assert_eq!(status, 200, "{v}");
+            assert_eq!(v["choices"][0]["message"]["content"], "ok");
+        }
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            round,
+            "one connection per burst"
+        );
+        // Well past the upstream's idle limit: it has closed the connection.
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    }
+}
