@@ -74,6 +74,13 @@ struct Idle {
     since: Instant,
 }
 
+impl Idle {
+    /// Still open, and not idle so long that the upstream may be about to close it.
+    fn usable(&self, now: Instant) -> bool {
+        !self.tx.is_closed() && now.duration_since(self.since) < IDLE_TIMEOUT
+    }
+}
+
 impl Client {
     pub(crate) fn new(connector: HttpsConnector<HttpConnector>, max_idle: usize) -> Self {
         Self {
@@ -174,9 +181,7 @@ impl Inner {
                 .handshake(io)
                 .await
                 .map_err(|e| SendError::Connect(e.into()))?;
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
+            tokio::spawn(conn);
             *pool.h2.lock() = Some(tx.clone());
             return Ok(Conn::H2(tx));
         }
@@ -187,9 +192,7 @@ impl Inner {
             .handshake(io)
             .await
             .map_err(|e| SendError::Connect(e.into()))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        tokio::spawn(conn);
         Ok(Conn::H1(tx))
     }
 }
@@ -215,10 +218,11 @@ impl Pool {
             return Some(Conn::H2(tx));
         }
         loop {
-            let Idle { mut tx, since } = self.idle.lock().pop()?;
-            if tx.is_closed() || since.elapsed() >= IDLE_TIMEOUT {
+            let idle = self.idle.lock().pop()?;
+            if !idle.usable(Instant::now()) {
                 continue;
             }
+            let mut tx = idle.tx;
             if tx.is_ready() || tx.ready().await.is_ok() {
                 return Some(Conn::H1(tx));
             }
@@ -239,9 +243,7 @@ impl Pool {
     }
 
     fn evict(&self, now: Instant) {
-        self.idle
-            .lock()
-            .retain(|i| !i.tx.is_closed() && now.duration_since(i.since) < IDLE_TIMEOUT);
+        self.idle.lock().retain(|i| i.usable(now));
     }
 }
 
