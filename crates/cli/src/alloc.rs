@@ -16,10 +16,11 @@ use libmimalloc_sys as mi;
 /// What `mi_malloc` guarantees on every 64-bit target (`MI_MAX_ALIGN_SIZE`).
 const MIN_ALIGN: usize = 16;
 
-/// Whether the plain calls give `layout` its alignment: the same test std's `System` applies
-/// before it calls `malloc` (a block smaller than the alignment may be placed more loosely).
-fn plain(layout: Layout) -> bool {
-    layout.align() <= MIN_ALIGN && layout.align() <= layout.size()
+/// Whether the plain calls give a block of `size` bytes its alignment `align`: the same test
+/// std's `System` applies before it calls `malloc` (a block smaller than the alignment may be
+/// placed more loosely).
+fn plain(align: usize, size: usize) -> bool {
+    align <= MIN_ALIGN && align <= size
 }
 
 pub(crate) struct MiMalloc;
@@ -31,7 +32,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: mimalloc's allocation functions take any size and a power-of-two alignment.
         unsafe {
-            if plain(layout) {
+            if plain(layout.align(), layout.size()) {
                 mi::mi_malloc(layout.size()).cast()
             } else {
                 mi::mi_malloc_aligned(layout.size(), layout.align()).cast()
@@ -43,7 +44,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as in `alloc`.
         unsafe {
-            if plain(layout) {
+            if plain(layout.align(), layout.size()) {
                 mi::mi_zalloc(layout.size()).cast()
             } else {
                 mi::mi_zalloc_aligned(layout.size(), layout.align()).cast()
@@ -61,7 +62,7 @@ unsafe impl GlobalAlloc for MiMalloc {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: `ptr` came from mimalloc; the new block keeps the layout's alignment.
         unsafe {
-            if layout.align() <= MIN_ALIGN && layout.align() <= new_size {
+            if plain(layout.align(), new_size) {
                 mi::mi_realloc(ptr.cast::<c_void>(), new_size).cast()
             } else {
                 mi::mi_realloc_aligned(ptr.cast::<c_void>(), new_size, layout.align()).cast()
