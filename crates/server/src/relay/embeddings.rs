@@ -190,20 +190,16 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
             ));
         }
     };
+    // Text inputs are kept (for the request) and counted lazily, from the same copy.
+    let of_texts =
+        |texts: Arc<[String]>| (Some(texts.clone()), tokens::Prompt::texts(&model, texts));
     let (texts, prompt) = match raw.get("input") {
-        Some(Value::String(s)) => {
-            let texts: Arc<[String]> = Arc::from([s.clone()]);
-            let prompt = tokens::Prompt::texts(&model, texts.clone());
-            (Some(texts), prompt)
-        }
-        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => {
-            let texts: Arc<[String]> = a
-                .iter()
+        Some(Value::String(s)) => of_texts(Arc::from([s.clone()])),
+        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => of_texts(
+            a.iter()
                 .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect();
-            let prompt = tokens::Prompt::texts(&model, texts.clone());
-            (Some(texts), prompt)
-        }
+                .collect(),
+        ),
         Some(Value::Array(a))
             if !a.is_empty() && a.iter().all(|v| v.is_number() || v.is_array()) =>
         {
