@@ -93,13 +93,41 @@ pub struct ChatMessage {
 }
 
 /// Message content: a string, or an array of typed parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum MessageContent {
     /// Plain text.
     Text(String),
     /// Parts such as `{"type":"text","text":…}` and `{"type":"image_url",…}`.
     Parts(Vec<Value>),
+}
+
+/// By hand rather than `#[serde(untagged)]`: an untagged enum buffers the value and then
+/// copies it into each variant it tries, two allocations for every text message.
+impl<'de> Deserialize<'de> for MessageContent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = MessageContent;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an array of content parts")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MessageContent::Text(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(MessageContent::Text(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(MessageContent::Parts)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 impl MessageContent {
@@ -146,6 +174,34 @@ mod tests {
         assert!(req.wants_usage());
         assert_eq!(req.messages[1].content.as_ref().unwrap().media_parts(), 1);
         assert_eq!(serde_json::to_value(&req).unwrap(), body);
+    }
+
+    #[test]
+    fn content_is_text_parts_or_null_and_nothing_else() {
+        let msg = |content: Value| {
+            serde_json::from_value::<ChatMessage>(json!({"role": "user", "content": content}))
+        };
+        let text = msg(json!("hé \"q\"")).unwrap();
+        assert_eq!(text.content, Some(MessageContent::Text("hé \"q\"".into())));
+        // From bytes too, where serde_json hands strings over borrowed or, with escapes, copied.
+        let raw: ChatMessage =
+            serde_json::from_slice(br#"{"role":"user","content":"a\nb"}"#).unwrap();
+        assert_eq!(raw.content, Some(MessageContent::Text("a\nb".into())));
+        let parts = msg(json!([{"type": "text", "text": "x"}])).unwrap();
+        assert_eq!(
+            parts.content,
+            Some(MessageContent::Parts(vec![
+                json!({"type": "text", "text": "x"})
+            ]))
+        );
+        assert_eq!(msg(Value::Null).unwrap().content, None);
+        for bad in [json!(3), json!({"text": "x"}), json!(true)] {
+            let e = msg(bad.clone()).unwrap_err().to_string();
+            assert!(
+                e.contains("a string or an array of content parts"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]
