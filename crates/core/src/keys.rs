@@ -14,13 +14,22 @@ pub fn generate() -> String {
     format!("sk-{body}")
 }
 
+/// SHA-256 of a key, as bytes: what the key cache looks keys up by.
+pub fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
 /// Hex SHA-256 of a key: what the database stores and looks up.
 pub fn hash(key: &str) -> String {
-    // By table: `hex::encode` goes a char at a time, and this runs on every request.
+    hex(&digest(key))
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(digest: &[u8; 32]) -> String {
+    // By table: `hex::encode` goes a char at a time.
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(key.as_bytes());
     let mut out = String::with_capacity(2 * digest.len());
-    for b in digest {
+    for &b in digest {
         out.push(char::from(DIGITS[usize::from(b >> 4)]));
         out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }

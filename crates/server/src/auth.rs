@@ -32,10 +32,13 @@ struct Entry {
     refreshing: bool,
 }
 
-/// Hash → key record.
+/// The SHA-256 of a key's secret.
+type Digest = [u8; 32];
+
+/// Digest → key record (the digest as bytes: its hex form is made only to read the database).
 #[derive(Default)]
 pub(crate) struct KeyCache {
-    map: Mutex<HashMap<String, Entry>>,
+    map: Mutex<HashMap<Digest, Entry>>,
     /// Bumped by [`KeyCache::invalidate_all`] (under the map's lock): a read that began before
     /// it must not store what it found after it.
     generation: AtomicU64,
@@ -57,9 +60,9 @@ impl KeyCache {
         map.clear();
     }
 
-    fn lookup(&self, hash: &str, now: Instant) -> Cached {
+    fn lookup(&self, digest: &Digest, now: Instant) -> Cached {
         let mut map = self.map.lock();
-        let Some(e) = map.get_mut(hash) else {
+        let Some(e) = map.get_mut(digest) else {
             return Cached::Miss;
         };
         let age = now.saturating_duration_since(e.read_at);
@@ -79,20 +82,20 @@ impl KeyCache {
 
     /// Stores what a read that began at `read_at`, in `generation`, found (`None`: no such key
     /// any more), unless the cache was invalidated meanwhile.
-    fn store(&self, hash: String, found: Option<Arc<ApiKey>>, read_at: Instant, generation: u64) {
+    fn store(&self, digest: Digest, found: Option<Arc<ApiKey>>, read_at: Instant, generation: u64) {
         let mut map = self.map.lock();
         if self.generation() != generation {
             return;
         }
         let Some(key) = found else {
-            map.remove(&hash);
+            map.remove(&digest);
             return;
         };
         if map.len() > 100_000 {
             map.clear();
         }
         map.insert(
-            hash,
+            digest,
             Entry {
                 key,
                 read_at,
@@ -102,8 +105,8 @@ impl KeyCache {
     }
 
     /// A background read failed: the next request past [`REFRESH_AFTER`] tries again.
-    fn refresh_failed(&self, hash: &str) {
-        if let Some(e) = self.map.lock().get_mut(hash) {
+    fn refresh_failed(&self, digest: &Digest) {
+        if let Some(e) = self.map.lock().get_mut(digest) {
             e.refreshing = false;
         }
     }
@@ -137,19 +140,23 @@ pub(crate) async fn client_key(
             "You didn't provide an API key. Send it as `Authorization: Bearer sk-…`.",
         )
     })?;
-    let hash = keys::hash(token);
+    let digest = keys::digest(token);
     let cache = &state.inner.keys;
-    match cache.lookup(&hash, Instant::now()) {
+    match cache.lookup(&digest, Instant::now()) {
         Cached::Fresh(k) => return Ok(k),
         Cached::Refresh(k) => {
-            refresh(state.clone(), hash);
+            refresh(state.clone(), digest);
             return Ok(k);
         }
         Cached::Miss => {}
     }
     let generation = cache.generation();
     let read_at = Instant::now();
-    let found = state.inner.store.get_key_by_hash(&hash).await?;
+    let found = state
+        .inner
+        .store
+        .get_key_by_hash(&keys::hex(&digest))
+        .await?;
     let Some(k) = found else {
         return Err(ApiError::unauthorized(format!(
             "Incorrect API key provided: {}.",
@@ -157,21 +164,21 @@ pub(crate) async fn client_key(
         )));
     };
     let k = Arc::new(k);
-    cache.store(hash, Some(k.clone()), read_at, generation);
+    cache.store(digest, Some(k.clone()), read_at, generation);
     Ok(k)
 }
 
 /// Reads a key record again in the background; requests meanwhile use the cached one.
-fn refresh(state: AppState, hash: String) {
+fn refresh(state: AppState, digest: Digest) {
     let generation = state.inner.keys.generation();
     tokio::spawn(async move {
         let cache = &state.inner.keys;
         let read_at = Instant::now();
-        match state.inner.store.get_key_by_hash(&hash).await {
-            Ok(found) => cache.store(hash, found.map(Arc::new), read_at, generation),
+        match state.inner.store.get_key_by_hash(&keys::hex(&digest)).await {
+            Ok(found) => cache.store(digest, found.map(Arc::new), read_at, generation),
             Err(e) => {
                 tracing::warn!(error = %e, "refreshing an API key record failed; will retry");
-                cache.refresh_failed(&hash);
+                cache.refresh_failed(&digest);
             }
         }
     });
@@ -203,6 +210,9 @@ mod subtle_eq {
 mod tests {
     use super::*;
 
+    /// A key's digest in the cache.
+    const H: Digest = [7; 32];
+
     fn key(name: &str) -> Arc<ApiKey> {
         Arc::new(ApiKey {
             id: 1,
@@ -233,44 +243,44 @@ mod tests {
     fn a_record_is_refreshed_ahead_of_its_expiry_by_one_caller() {
         let cache = KeyCache::default();
         let t0 = Instant::now();
-        assert!(name(&cache.lookup("h", t0)).is_none());
-        cache.store("h".into(), Some(key("a")), t0, cache.generation());
+        assert!(name(&cache.lookup(&H, t0)).is_none());
+        cache.store(H, Some(key("a")), t0, cache.generation());
         assert_eq!(
-            name(&cache.lookup("h", t0 + Duration::from_secs(2))),
+            name(&cache.lookup(&H, t0 + Duration::from_secs(2))),
             Some(("fresh", "a"))
         );
         let later = t0 + REFRESH_AFTER;
-        assert_eq!(name(&cache.lookup("h", later)), Some(("refresh", "a")));
+        assert_eq!(name(&cache.lookup(&H, later)), Some(("refresh", "a")));
         assert_eq!(
-            name(&cache.lookup("h", later)),
+            name(&cache.lookup(&H, later)),
             Some(("fresh", "a")),
             "one refresh at a time"
         );
-        assert!(name(&cache.lookup("h", t0 + TTL)).is_none(), "expired");
+        assert!(name(&cache.lookup(&H, t0 + TTL)).is_none(), "expired");
         // The refresh lands: the new record, with its own read time.
-        cache.store("h".into(), Some(key("b")), later, cache.generation());
+        cache.store(H, Some(key("b")), later, cache.generation());
         let after = later + Duration::from_secs(1);
-        assert_eq!(name(&cache.lookup("h", after)), Some(("fresh", "b")));
+        assert_eq!(name(&cache.lookup(&H, after)), Some(("fresh", "b")));
     }
 
     #[test]
     fn a_failed_refresh_is_tried_again_by_the_next_caller() {
         let cache = KeyCache::default();
         let t0 = Instant::now();
-        cache.store("h".into(), Some(key("a")), t0, cache.generation());
+        cache.store(H, Some(key("a")), t0, cache.generation());
         let later = t0 + REFRESH_AFTER;
-        assert_eq!(name(&cache.lookup("h", later)), Some(("refresh", "a")));
-        cache.refresh_failed("h");
-        assert_eq!(name(&cache.lookup("h", later)), Some(("refresh", "a")));
+        assert_eq!(name(&cache.lookup(&H, later)), Some(("refresh", "a")));
+        cache.refresh_failed(&H);
+        assert_eq!(name(&cache.lookup(&H, later)), Some(("refresh", "a")));
     }
 
     #[test]
     fn a_key_gone_from_the_database_leaves_the_cache() {
         let cache = KeyCache::default();
         let t0 = Instant::now();
-        cache.store("h".into(), Some(key("a")), t0, cache.generation());
-        cache.store("h".into(), None, t0, cache.generation());
-        assert!(name(&cache.lookup("h", t0)).is_none());
+        cache.store(H, Some(key("a")), t0, cache.generation());
+        cache.store(H, None, t0, cache.generation());
+        assert!(name(&cache.lookup(&H, t0)).is_none());
     }
 
     /// A read that began before the admin API revoked a key must not put the old record back.
@@ -280,9 +290,9 @@ mod tests {
         let t0 = Instant::now();
         let generation = cache.generation();
         cache.invalidate_all();
-        cache.store("h".into(), Some(key("a")), t0, generation);
-        assert!(name(&cache.lookup("h", t0)).is_none());
-        cache.store("h".into(), Some(key("b")), t0, cache.generation());
-        assert_eq!(name(&cache.lookup("h", t0)), Some(("fresh", "b")));
+        cache.store(H, Some(key("a")), t0, generation);
+        assert!(name(&cache.lookup(&H, t0)).is_none());
+        cache.store(H, Some(key("b")), t0, cache.generation());
+        assert_eq!(name(&cache.lookup(&H, t0)), Some(("fresh", "b")));
     }
 }
