@@ -342,8 +342,8 @@ async fn try_channel(
         dimensions: req.dimensions,
     };
     let input = &input;
-    let out = with_token(state, ch, adapter, timeout, |token| async move {
-        let target = target(ch, upstream_model, token.as_deref());
+    let out = with_token(state, ch, adapter, timeout, |token, now_unix| async move {
+        let target = target(ch, upstream_model, token.as_deref(), now_unix);
         let ureq = adapter
             .embeddings_request(input, &target)
             .map_err(super::request_failure)?;

@@ -30,7 +30,6 @@ where
     Fut: Future<Output = Result<T, Failure>>,
 {
     let cfg = &state.inner.config.upstream;
-    let now_ms = gate::now_ms();
     let mut last = None;
     for ch in candidates.iter().take(cfg.max_attempts) {
         let upstream_model = ch.upstream_model(requested_model).to_owned();
@@ -58,7 +57,11 @@ where
             last = Some(f);
             break;
         }
-        ch.record_failure(now_ms, cfg.failure_threshold, cfg.cooldown_secs * 1000);
+        ch.record_failure(
+            gate::now_ms(),
+            cfg.failure_threshold,
+            cfg.cooldown_secs * 1000,
+        );
         last = Some(f);
     }
     let f = last.unwrap_or_else(|| Failure::Connect("no channel could be tried".into()));
@@ -67,29 +70,32 @@ where
     Err(e)
 }
 
-/// Where and as whom to call `ch` for `upstream_model`, with `token` when the provider uses one.
+/// Where and as whom to call `ch` for `upstream_model` at `now_unix`, with `token` when the
+/// provider uses one.
 pub(crate) fn target<'a>(
     ch: &'a Channel,
     upstream_model: &'a str,
     token: Option<&'a str>,
+    now_unix: u64,
 ) -> Target<'a> {
     Target {
         base_url: &ch.base_url,
         key: ch.key.expose(),
         upstream_model,
-        now_unix: gate::now_ms() / 1000,
+        now_unix,
         token,
     }
 }
 
-/// Runs `call` with the channel's token (`None` for providers without one). When the upstream
-/// refuses the token, it is fetched again and `call` runs once more.
+/// Runs `call` with the channel's token (`None` for providers without one) and the time (unix
+/// seconds, read once per try). When the upstream refuses the token, it is fetched again and
+/// `call` runs once more.
 pub(crate) async fn with_token<T, Fut>(
     state: &AppState,
     ch: &Channel,
     adapter: &'static dyn Adapter,
     timeout: std::time::Duration,
-    mut call: impl FnMut(Option<String>) -> Fut,
+    mut call: impl FnMut(Option<String>, u64) -> Fut,
 ) -> Result<T, Failure>
 where
     Fut: Future<Output = Result<T, Failure>>,
@@ -97,10 +103,17 @@ where
     let tokens = &state.inner.tokens;
     let mut retried = false;
     loop {
+        let now_unix = gate::now_ms() / 1000;
         let token = tokens
-            .get(state, ch.id, adapter, &target(ch, "", None), timeout)
+            .get(
+                state,
+                ch.id,
+                adapter,
+                &target(ch, "", None, now_unix),
+                timeout,
+            )
             .await?;
-        match call(token).await {
+        match call(token, now_unix).await {
             Err(Failure::Status { err, .. }) if !retried && adapter.token_rejected(&err) => {
                 tokens.invalidate(ch.id).await;
                 retried = true;

@@ -29,7 +29,7 @@ use switchyard_core::tokens;
 use switchyard_providers::aggregate::Aggregator;
 use switchyard_providers::passthrough::Passthrough;
 use switchyard_providers::{
-    Adapter, ConvertError, NativeCall, Provider, ResponseCtx, StreamConverter, Transport,
+    Adapter, ConvertError, NativeCall, Provider, ResponseCtx, StreamConverter, Target, Transport,
     UpstreamRequest, adapter,
 };
 use switchyard_types::ChatRequest;
@@ -264,25 +264,22 @@ async fn try_channel(
         stream: n.stream,
         headers: &n.headers,
     });
-    with_token(state, ch, adapter, first_byte, |token| async move {
-        let target = target(ch, upstream_model, token.as_deref());
-        let ureq = match call.and_then(|c| adapter.native_request(c, &target)) {
-            Some(r) => r,
-            None => adapter.chat_request(req, &target),
-        };
-        let ureq = ureq.map_err(request_failure)?;
-        let passthrough = call.is_some();
-        attempt(
-            state,
-            adapter,
-            ureq,
-            req,
-            passthrough,
-            upstream_model,
-            first_byte,
-        )
-        .await
-    })
+    with_token(
+        state,
+        ch,
+        adapter,
+        first_byte,
+        |token, now_unix| async move {
+            let target = target(ch, upstream_model, token.as_deref(), now_unix);
+            let ureq = match call.and_then(|c| adapter.native_request(c, &target)) {
+                Some(r) => r,
+                None => adapter.chat_request(req, &target),
+            };
+            let ureq = ureq.map_err(request_failure)?;
+            let passthrough = call.is_some();
+            attempt(state, adapter, ureq, req, passthrough, &target, first_byte).await
+        },
+    )
     .await
 }
 
@@ -300,13 +297,13 @@ async fn attempt(
     ureq: UpstreamRequest,
     req: &ChatRequest,
     passthrough: bool,
-    upstream_model: &str,
+    target: &Target<'_>,
     first_byte: Duration,
 ) -> Result<Answer, Failure> {
     let ctx = ResponseCtx {
         requested_model: &req.model,
-        upstream_model,
-        now_unix: gate::now_ms() / 1000,
+        upstream_model: target.upstream_model,
+        now_unix: target.now_unix,
     };
     let idle = Duration::from_millis(state.inner.config.upstream.idle_timeout_ms);
     let streamed = req.is_stream() || adapter.streams_only();

@@ -231,18 +231,7 @@ pub(crate) async fn send(
     req: UpstreamRequest,
     timeout: Duration,
 ) -> Result<Response, Failure> {
-    let (method, body) = match req.method {
-        Method::Post => (http::Method::POST, req.body),
-        Method::Get => (http::Method::GET, Bytes::new()),
-    };
-    let mut b = http::Request::builder().method(method).uri(req.url);
-    for (k, v) in req.headers {
-        b = b.header(k, v);
-    }
-    // The URL is left out of the message: some providers put credentials in the query string
-    // (Qianfan's secret key and access token).
-    let request = b
-        .body(Full::new(body))
+    let request = http_request(req)
         .map_err(|e| Failure::Protocol(format!("the upstream request is not valid HTTP: {e}")))?;
     match tokio::time::timeout(timeout, state.inner.http.client.request(request)).await {
         Err(_) => Err(Failure::Timeout(format!(
@@ -256,6 +245,27 @@ pub(crate) async fn send(
         )),
         Ok(Ok(r)) => Ok(r),
     }
+}
+
+/// `req` as an HTTP request, its parts set directly: `http::request::Builder` moves itself
+/// through every call, a copy of the whole request each time. The error leaves the URL out:
+/// some providers put credentials in the query string (Qianfan's secret key and access token).
+fn http_request(req: UpstreamRequest) -> Result<http::Request<Full<Bytes>>, http::Error> {
+    let (method, body) = match req.method {
+        Method::Post => (http::Method::POST, req.body),
+        Method::Get => (http::Method::GET, Bytes::new()),
+    };
+    let mut request = http::Request::new(Full::new(body));
+    *request.method_mut() = method;
+    *request.uri_mut() = http::Uri::try_from(req.url)?;
+    let headers = request.headers_mut();
+    for (k, v) in req.headers {
+        headers.append(
+            http::HeaderName::try_from(k)?,
+            http::HeaderValue::try_from(v)?,
+        );
+    }
+    Ok(request)
 }
 
 /// An error and its causes, one line (hyper's errors never hold the URL or the headers).
