@@ -61,12 +61,13 @@ struct Inner {
 }
 
 /// One origin's connections.
-#[derive(Default)]
 struct Pool {
     /// HTTP/1 connections between requests, the most recently used last.
     idle: Mutex<Vec<Idle>>,
     /// The HTTP/2 connection, shared by every request while it is open.
     h2: Mutex<Option<H2>>,
+    /// The origin's `Host` header, made once: each request's is a reference to it.
+    host: Option<http::HeaderValue>,
 }
 
 struct Idle {
@@ -116,7 +117,7 @@ impl Client {
             };
             let mut failed = match conn {
                 Conn::H1(mut tx) => {
-                    set_host(&mut req);
+                    set_host(&mut req, pool.host.as_ref());
                     origin_form(req.uri_mut());
                     match tx.try_send_request(req).await {
                         Ok(resp) => {
@@ -159,7 +160,9 @@ impl Inner {
             return pools[usize::from(tls)].clone();
         }
         let mut origins = self.origins.write();
-        let pools = origins.entry(authority.into()).or_default();
+        let pools = origins
+            .entry(authority.into())
+            .or_insert_with(|| [0, 1].map(|_| Arc::new(Pool::new(authority))));
         pools[usize::from(tls)].clone()
     }
 
@@ -198,6 +201,14 @@ impl Inner {
 }
 
 impl Pool {
+    fn new(authority: &str) -> Self {
+        Self {
+            idle: Mutex::default(),
+            h2: Mutex::default(),
+            host: host_value(authority),
+        }
+    }
+
     fn h2(&self) -> Option<H2> {
         let mut h2 = self.h2.lock();
         match &*h2 {
@@ -323,18 +334,19 @@ impl Body for Pooled {
     }
 }
 
-/// Sets `Host` to the URL's authority unless the adapter set it (a signature may cover it).
-/// An authority with user info is left out: that part must not go out.
-fn set_host(req: &mut Request) {
-    let Some(authority) = req.uri().authority() else {
-        return;
-    };
-    let host = authority.as_str();
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    let Ok(value) = http::HeaderValue::from_str(host) else {
-        return;
-    };
-    req.headers_mut().entry(http::header::HOST).or_insert(value);
+/// The `Host` of an authority: without its user info, which must not go out.
+fn host_value(authority: &str) -> Option<http::HeaderValue> {
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    http::HeaderValue::from_str(host).ok()
+}
+
+/// Sets `Host` unless the adapter set it (a signature may cover it).
+fn set_host(req: &mut Request, host: Option<&http::HeaderValue>) {
+    if let Some(host) = host {
+        req.headers_mut()
+            .entry(http::header::HOST)
+            .or_insert_with(|| host.clone());
+    }
 }
 
 /// HTTP/1 requests carry only the path and query.
@@ -362,7 +374,8 @@ mod tests {
             b = b.header("host", h);
         }
         let mut req = b.body(Full::new(Bytes::new())).unwrap();
-        set_host(&mut req);
+        let host = host_value(req.uri().authority().unwrap().as_str());
+        set_host(&mut req, host.as_ref());
         let all: Vec<_> = req.headers().get_all("host").iter().collect();
         assert!(all.len() <= 1, "one Host header at most: {all:?}");
         all.first().map(|v| v.to_str().unwrap().to_owned())
