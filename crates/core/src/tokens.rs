@@ -103,7 +103,18 @@ impl Prompt {
     /// Gathers the prompt's text (one copy; no tokenizing).
     pub fn new(model: &str, messages: &[ChatMessage], tools: Option<&[serde_json::Value]>) -> Self {
         let mut fixed = 3;
-        let mut text = String::new();
+        // Sized for the roles, texts and names first: grown as it went, it was allocated twice.
+        fn name(m: &ChatMessage) -> Option<&str> {
+            m.extra.get("name").and_then(|v| v.as_str())
+        }
+        let mut len = 0;
+        for m in messages {
+            len += m.role.len() + 1 + name(m).map_or(0, str::len);
+            if let Some(c) = &m.content {
+                c.for_each_text(|t| len += t.len() + 1);
+            }
+        }
+        let mut text = String::with_capacity(len);
         for m in messages {
             fixed += 3;
             text.push_str(&m.role);
@@ -115,7 +126,7 @@ impl Prompt {
                 });
                 fixed += IMAGE_TOKENS * c.media_parts() as u64;
             }
-            if let Some(name) = m.extra.get("name").and_then(|v| v.as_str()) {
+            if let Some(name) = name(m) {
                 fixed += 1;
                 text.push_str(name);
             }
