@@ -6,6 +6,8 @@
 //! an [`Emit`]. Usage always has *replace* semantics: a converter reports the upstream's latest
 //! total, never an increment, so cumulative and final-only providers cannot be double-counted.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use switchyard_sse::Event;
 use switchyard_types::{ChatRequest, Usage};
@@ -47,6 +49,9 @@ pub enum Method {
     Post,
 }
 
+/// A header of an upstream request: name and value, each static text or made for the request.
+pub type Header = (Cow<'static, str>, Cow<'static, str>);
+
 /// A ready-to-send request.
 #[derive(Debug, Clone)]
 pub struct UpstreamRequest {
@@ -55,22 +60,33 @@ pub struct UpstreamRequest {
     /// Absolute URL (`ws://` or `wss://` for WebSockets).
     pub url: String,
     /// Extra headers (authentication, signatures, content type).
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<Header>,
     /// Body (JSON for HTTP, the first message for WebSockets).
     pub body: Bytes,
     /// HTTP or WebSocket.
     pub transport: Transport,
 }
 
+/// `authorization: Bearer {token}`, its value made at its exact length (a longer buffer costs
+/// one more allocation when it becomes the header's bytes).
+pub fn bearer(token: &str) -> Header {
+    let mut value = String::with_capacity(7 + token.len());
+    value.push_str("Bearer ");
+    value.push_str(token);
+    ("authorization".into(), value.into())
+}
+
 impl UpstreamRequest {
     /// A JSON POST over HTTP.
-    pub fn post_json(url: String, headers: Vec<(String, String)>, body: Bytes) -> Self {
-        let mut headers = headers;
-        headers.push(("content-type".to_owned(), "application/json".to_owned()));
+    pub fn post_json(url: String, headers: impl IntoIterator<Item = Header>, body: Bytes) -> Self {
+        let headers = headers.into_iter();
+        let mut all = Vec::with_capacity(headers.size_hint().0 + 1);
+        all.extend(headers);
+        all.push(("content-type".into(), "application/json".into()));
         Self {
             method: Method::Post,
             url,
-            headers,
+            headers: all,
             body,
             transport: Transport::Http,
         }

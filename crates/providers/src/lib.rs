@@ -22,7 +22,7 @@ pub mod zhipu;
 pub use adapter::{
     Adapter, ChatOutput, ConvertError, EmbeddingsInput, EmbeddingsOutput, Emit, Method, NativeCall,
     ResponseCtx, StreamConverter, StreamStep, Target, Token, Transport, UpstreamError,
-    UpstreamRequest,
+    UpstreamRequest, bearer,
 };
 pub use provider::Provider;
 

@@ -5,7 +5,7 @@
 //! cannot travel in a header would otherwise fail deep inside the HTTP client; the error never
 //! repeats the key.
 
-use crate::adapter::ConvertError;
+use crate::adapter::{ConvertError, Header};
 
 /// The API version Switchyard speaks (the one every SDK defaulted to until 2026).
 pub(crate) const API_VERSION: &str = "2023-06-01";
@@ -32,10 +32,10 @@ pub(crate) fn check_key(key: &str) -> Result<&str, ConvertError> {
 }
 
 /// The headers of a Messages request (the content type is added by the caller).
-pub(crate) fn headers(key: &str) -> Vec<(String, String)> {
+pub(crate) fn headers(key: &str) -> Vec<Header> {
     vec![
-        ("x-api-key".to_owned(), key.to_owned()),
-        ("anthropic-version".to_owned(), API_VERSION.to_owned()),
+        ("x-api-key".into(), key.to_owned().into()),
+        ("anthropic-version".into(), API_VERSION.into()),
     ]
 }
 

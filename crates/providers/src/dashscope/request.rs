@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use switchyard_types::{ChatMessage, ChatRequest, MessageContent};
 
-use crate::adapter::{ConvertError, EmbeddingsInput, Target, UpstreamRequest};
+use crate::adapter::{ConvertError, EmbeddingsInput, Header, Target, UpstreamRequest, bearer};
 
 /// Path of the text-generation service, under the base URL.
 pub(super) const TEXT_PATH: &str = "/services/aigc/text-generation/generation";
@@ -120,8 +120,8 @@ pub(super) fn chat(
     let path = if vision { MULTIMODAL_PATH } else { TEXT_PATH };
     let mut headers = auth_headers(target.key);
     if req.is_stream() {
-        headers.push(("x-dashscope-sse".to_owned(), "enable".to_owned()));
-        headers.push(("accept".to_owned(), "text/event-stream".to_owned()));
+        headers.push(("x-dashscope-sse".into(), "enable".into()));
+        headers.push(("accept".into(), "text/event-stream".into()));
     }
     Ok(UpstreamRequest::post_json(
         url(target.base_url, path),
@@ -176,14 +176,14 @@ pub(super) fn embeddings(
 
 /// `Authorization: Bearer <key>`; a key written `sk-…|ws-…` also names the workspace
 /// (`X-DashScope-WorkSpace`, needed by sub-account keys).
-fn auth_headers(key: &str) -> Vec<(String, String)> {
+fn auth_headers(key: &str) -> Vec<Header> {
     let (key, workspace) = match key.split_once('|') {
         Some((k, ws)) => (k.trim(), Some(ws.trim())),
         None => (key, None),
     };
-    let mut headers = vec![("authorization".to_owned(), format!("Bearer {key}"))];
+    let mut headers = vec![bearer(key)];
     if let Some(ws) = workspace.filter(|ws| !ws.is_empty()) {
-        headers.push(("x-dashscope-workspace".to_owned(), ws.to_owned()));
+        headers.push(("x-dashscope-workspace".into(), ws.to_owned().into()));
     }
     headers
 }

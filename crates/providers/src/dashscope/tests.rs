@@ -37,10 +37,7 @@ fn build(model: &'static str, body: Value) -> (crate::UpstreamRequest, Value) {
 }
 
 fn header<'a>(r: &'a crate::UpstreamRequest, name: &str) -> Option<&'a str> {
-    r.headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    r.headers.iter().find(|(k, _)| k == name).map(|(_, v)| &**v)
 }
 
 fn bad_request(model: &'static str, body: Value) -> (String, Option<String>) {

@@ -8,7 +8,7 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::adapter::ConvertError;
+use crate::adapter::{ConvertError, Header};
 
 /// Header that carries the key.
 pub(crate) const KEY_HEADER: &str = "x-goog-api-key";
@@ -76,6 +76,6 @@ pub(crate) fn url(base: &str, model: &str, method: &str) -> Result<String, Conve
 }
 
 /// The key header.
-pub(crate) fn headers(key: &str) -> Vec<(String, String)> {
-    vec![(KEY_HEADER.to_owned(), key.to_owned())]
+pub(crate) fn headers(key: &str) -> Vec<Header> {
+    vec![(KEY_HEADER.into(), key.to_owned().into())]
 }

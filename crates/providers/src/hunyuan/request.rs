@@ -145,10 +145,10 @@ pub(super) fn signed(
     Ok(UpstreamRequest::post_json(
         url,
         vec![
-            ("authorization".to_owned(), sig.authorization),
-            ("x-tc-action".to_owned(), action.to_owned()),
-            ("x-tc-version".to_owned(), VERSION.to_owned()),
-            ("x-tc-timestamp".to_owned(), target.now_unix.to_string()),
+            ("authorization".into(), sig.authorization.into()),
+            ("x-tc-action".into(), action.to_owned().into()),
+            ("x-tc-version".into(), VERSION.into()),
+            ("x-tc-timestamp".into(), target.now_unix.to_string().into()),
         ],
         Bytes::from(body),
     ))

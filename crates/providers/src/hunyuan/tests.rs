@@ -46,10 +46,10 @@ fn body_of(r: &ChatRequest, model: &str) -> Value {
     serde_json::from_slice(&request::chat_body(r, model).unwrap()).unwrap()
 }
 
-fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
+fn header<'a>(h: &'a [crate::adapter::Header], name: &str) -> &'a str {
     h.iter()
         .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| &**v)
         .unwrap_or_else(|| panic!("no header {name}"))
 }
 

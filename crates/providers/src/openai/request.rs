@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use switchyard_types::{ChatMessage, ChatRequest, StreamOptions};
 
 use super::Flavor;
-use crate::adapter::{ConvertError, Target, UpstreamRequest};
+use crate::adapter::{ConvertError, Target, UpstreamRequest, bearer};
 
 /// The upstream's request body: `req`'s fields, borrowed, with `model` and the flavour's
 /// adjustments in place, so that no request is cloned to be rewritten.
@@ -88,7 +88,7 @@ pub(super) fn build(
     })?;
     Ok(UpstreamRequest::post_json(
         format!("{}/chat/completions", target.base_url.trim_end_matches('/')),
-        vec![("authorization".to_owned(), format!("Bearer {}", target.key))],
+        [bearer(target.key)],
         Bytes::from(body),
     ))
 }

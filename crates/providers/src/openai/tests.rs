@@ -73,7 +73,7 @@ fn request_rewrites_only_model_and_keeps_unknown_fields() {
     assert_eq!(out.url, "http://up/v1/chat/completions");
     assert!(
         out.headers
-            .contains(&("authorization".to_owned(), "Bearer sk-up".to_owned()))
+            .contains(&("authorization".into(), "Bearer sk-up".into()))
     );
     let body: Value = serde_json::from_slice(&out.body).unwrap();
     assert_eq!(

@@ -84,7 +84,7 @@ pub(super) fn token_request(target: &Target<'_>) -> Option<UpstreamRequest> {
     Some(UpstreamRequest {
         method: Method::Post,
         url,
-        headers: vec![("accept".to_owned(), "application/json".to_owned())],
+        headers: vec![("accept".into(), "application/json".into())],
         body: Bytes::new(),
         transport: Transport::Http,
     })

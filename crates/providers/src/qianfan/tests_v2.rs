@@ -48,7 +48,7 @@ fn request_is_openai_with_bearer_usage_and_ernie_ranges() {
     assert_eq!(r.url, "https://qianfan.example/v2/chat/completions");
     assert!(
         r.headers
-            .contains(&("authorization".into(), format!("Bearer {KEY}")))
+            .contains(&("authorization".into(), format!("Bearer {KEY}").into()))
     );
     assert!(v2().token_request(&target(KEY)).is_none());
     let b: Value = serde_json::from_slice(&r.body).unwrap();

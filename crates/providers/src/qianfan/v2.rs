@@ -20,7 +20,7 @@ use super::errors::v2_refine;
 use super::request::TEMPERATURE_MIN;
 use crate::adapter::{
     ChatOutput, ConvertError, Emit, ResponseCtx, StreamConverter, StreamStep, Target,
-    UpstreamError, UpstreamRequest,
+    UpstreamError, UpstreamRequest, bearer,
 };
 
 /// Choice fields Baidu adds that OpenAI clients do not know.
@@ -50,7 +50,7 @@ pub(super) fn request(
     })?;
     Ok(UpstreamRequest::post_json(
         format!("{}/chat/completions", target.base_url.trim_end_matches('/')),
-        vec![("authorization".to_owned(), format!("Bearer {}", target.key))],
+        [bearer(target.key)],
         Bytes::from(body),
     ))
 }

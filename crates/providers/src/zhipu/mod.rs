@@ -23,7 +23,7 @@ use switchyard_types::ChatRequest;
 
 use crate::adapter::{
     Adapter, ChatOutput, ConvertError, EmbeddingsInput, EmbeddingsOutput, ResponseCtx,
-    StreamConverter, Target, UpstreamError, UpstreamRequest,
+    StreamConverter, Target, UpstreamError, UpstreamRequest, bearer,
 };
 
 /// Models routed to this provider by default: the v4 chat models, the v3 `chatglm_*` models
@@ -181,7 +181,7 @@ fn embeddings_request(
             "{}/api/paas/v4/embeddings",
             request::origin(target.base_url)
         ),
-        vec![("authorization".to_owned(), format!("Bearer {token}"))],
+        [bearer(&token)],
         Bytes::from(bytes),
     ))
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use switchyard_types::{ChatMessage, ChatRequest, MessageContent};
 
 use super::{Api, ModelKind, auth};
-use crate::adapter::{ConvertError, Target, Transport, UpstreamRequest};
+use crate::adapter::{ConvertError, Target, Transport, UpstreamRequest, bearer};
 
 /// Smallest and largest value GLM accepts for `temperature` and `top_p` ((0, 1) open bounds).
 pub(super) const MIN_SAMPLING: f64 = 0.01;
@@ -61,9 +61,9 @@ pub(super) fn build(
     match kind.api() {
         Api::V4 => {
             let body = v4_body(req, model, kind)?;
-            let mut headers = vec![("authorization".to_owned(), format!("Bearer {token}"))];
+            let mut headers = vec![bearer(&token)];
             if req.is_stream() {
-                headers.push(("accept".to_owned(), "text/event-stream".to_owned()));
+                headers.push(("accept".into(), "text/event-stream".into()));
             }
             Ok(UpstreamRequest::post_json(
                 format!("{origin}/api/paas/v4/chat/completions"),
@@ -82,8 +82,8 @@ pub(super) fn build(
             let mut out = UpstreamRequest::post_json(
                 format!("{origin}/api/paas/v3/model-api/{model}/{action}"),
                 vec![
-                    ("authorization".to_owned(), token),
-                    ("accept".to_owned(), accept.to_owned()),
+                    ("authorization".into(), token.into()),
+                    ("accept".into(), accept.into()),
                 ],
                 to_bytes(&body)?,
             );

@@ -37,7 +37,7 @@ fn req(v: Value) -> ChatRequest {
     serde_json::from_value(v).unwrap()
 }
 
-fn build(model: &'static str, v: Value) -> (String, Vec<(String, String)>, Value) {
+fn build(model: &'static str, v: Value) -> (String, Vec<crate::adapter::Header>, Value) {
     let out = adapter(Provider::Zhipu)
         .chat_request(&req(v), &target(model))
         .unwrap();
@@ -45,11 +45,11 @@ fn build(model: &'static str, v: Value) -> (String, Vec<(String, String)>, Value
     (out.url, out.headers, body)
 }
 
-pub(super) fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
+pub(super) fn header<'a>(headers: &'a [crate::adapter::Header], name: &str) -> &'a str {
     headers
         .iter()
         .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| &**v)
         .unwrap_or_else(|| panic!("no {name} header"))
 }
 

@@ -315,10 +315,7 @@ async fn try_channel(
         body.insert("model".into(), Value::from(upstream_model));
         let ureq = switchyard_providers::UpstreamRequest::post_json(
             format!("{}/embeddings", ch.base_url.trim_end_matches('/')),
-            vec![(
-                "authorization".into(),
-                format!("Bearer {}", ch.key.expose()),
-            )],
+            [switchyard_providers::bearer(ch.key.expose())],
             Bytes::from(Value::Object(body).to_string()),
         );
         let bytes = send(state, adapter, ureq, timeout).await?;

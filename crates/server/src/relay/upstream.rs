@@ -3,6 +3,7 @@
 //! Every failure is classified by whether another channel may be tried (failover happens only
 //! before the first byte reaches the client) and by the status the client finally sees.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -261,11 +262,23 @@ fn http_request(req: UpstreamRequest) -> Result<http::Request<Full<Bytes>>, http
     let headers = request.headers_mut();
     for (k, v) in req.headers {
         headers.append(
-            http::HeaderName::try_from(k)?,
-            http::HeaderValue::try_from(v)?,
+            http::HeaderName::from_bytes(k.as_bytes())?,
+            header_value(v)?,
         );
     }
     Ok(request)
+}
+
+/// A header value: static text is referred to, not copied.
+fn header_value(v: Cow<'static, str>) -> Result<http::HeaderValue, http::Error> {
+    Ok(match v {
+        // The test `from_static` asserts (it panics on anything else).
+        Cow::Borrowed(s) if s.bytes().all(|b| (32..127).contains(&b) || b == b'\t') => {
+            http::HeaderValue::from_static(s)
+        }
+        Cow::Borrowed(s) => http::HeaderValue::from_str(s)?,
+        Cow::Owned(s) => http::HeaderValue::try_from(s)?,
+    })
 }
 
 /// An error and its causes, one line (hyper's errors never hold the URL or the headers).
@@ -323,5 +336,28 @@ impl Failure {
     /// A 400 for a request this provider cannot take.
     pub(crate) fn bad_request(message: String, param: Option<String>) -> Self {
         Self::Rejected(Box::new(ApiError::bad_request(message, param.as_deref())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_of_any_text_are_checked_not_panicked_on() {
+        let v = |s: Cow<'static, str>| header_value(s).map(|v| v.as_bytes().to_vec()).ok();
+        assert_eq!(
+            v("application/json".into()).as_deref(),
+            Some(&b"application/json"[..])
+        );
+        assert_eq!(v("a\tb".into()).as_deref(), Some(&b"a\tb"[..]));
+        // Not visible ASCII: `from_static` would panic; taken as text like any other value.
+        assert_eq!(v("é".into()).as_deref(), Some("é".as_bytes()));
+        assert_eq!(v("a\nb".into()), None);
+        assert_eq!(v(String::from("a\rb").into()), None);
+        assert_eq!(
+            v(String::from("Bearer k").into()).as_deref(),
+            Some(&b"Bearer k"[..])
+        );
     }
 }
