@@ -87,13 +87,13 @@ pub struct Prompt {
 enum PromptState {
     /// The text to count, and what the formula adds to its tokens.
     Text {
-        model: String,
+        model: Arc<str>,
         text: String,
         fixed: u64,
     },
     /// Separate texts (embedding inputs, shared with the request), each counted on its own.
     Texts {
-        model: String,
+        model: Arc<str>,
         texts: Arc<[String]>,
     },
     Counted(u64),
@@ -101,7 +101,11 @@ enum PromptState {
 
 impl Prompt {
     /// Gathers the prompt's text (one copy; no tokenizing).
-    pub fn new(model: &str, messages: &[ChatMessage], tools: Option<&[serde_json::Value]>) -> Self {
+    pub fn new(
+        model: impl Into<Arc<str>>,
+        messages: &[ChatMessage],
+        tools: Option<&[serde_json::Value]>,
+    ) -> Self {
         let mut fixed = 3;
         // Sized for the roles, texts and names first: grown as it went, it was allocated twice.
         fn name(m: &ChatMessage) -> Option<&str> {
@@ -140,7 +144,7 @@ impl Prompt {
         Self {
             estimate: fixed + estimate_text(&text),
             state: parking_lot::Mutex::new(PromptState::Text {
-                model: model.to_owned(),
+                model: model.into(),
                 text,
                 fixed,
             }),
@@ -148,11 +152,11 @@ impl Prompt {
     }
 
     /// Embedding inputs: their token count is the sum of each text's (no tokenizing yet).
-    pub fn texts(model: &str, texts: Arc<[String]>) -> Self {
+    pub fn texts(model: impl Into<Arc<str>>, texts: Arc<[String]>) -> Self {
         Self {
             estimate: texts.iter().map(|t| estimate_text(t)).sum(),
             state: parking_lot::Mutex::new(PromptState::Texts {
-                model: model.to_owned(),
+                model: model.into(),
                 texts,
             }),
         }

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -20,7 +21,7 @@ use crate::state::AppState;
 
 /// The request's id: the client's `x-request-id`, or a new UUIDv7.
 #[derive(Debug, Clone)]
-pub(crate) struct RequestId(pub(crate) String);
+pub(crate) struct RequestId(pub(crate) Arc<str>);
 
 /// The request id's header, named once (a name given as text is parsed on every use).
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -77,12 +78,12 @@ fn request_id(headers: &http::HeaderMap) -> (RequestId, Option<HeaderValue>) {
     let given = headers
         .get(&X_REQUEST_ID)
         .filter(|v| !v.is_empty() && v.len() <= 200)
-        .and_then(|v| Some((v.to_str().ok()?.to_owned(), v.clone())));
+        .and_then(|v| Some((Arc::from(v.to_str().ok()?), v.clone())));
     let (id, header) = given.map_or_else(
         || {
             let id = uuid::Uuid::now_v7().to_string();
             let header = HeaderValue::from_str(&id).ok();
-            (id, header)
+            (Arc::from(id), header)
         },
         |(id, v)| (id, Some(v)),
     );
@@ -173,7 +174,7 @@ pub(crate) fn admit(state: &AppState, key: &ApiKey, model: &str) -> Result<(), A
 #[derive(Debug, Default)]
 pub(crate) struct Attempt {
     pub(crate) key_id: Option<i64>,
-    pub(crate) model: Option<String>,
+    pub(crate) model: Option<Arc<str>>,
     pub(crate) stream: bool,
     /// A [`crate::relay::Billing`] took over the usage row.
     pub(crate) billed: bool,
@@ -196,8 +197,8 @@ pub(crate) fn log_rejection(
         created_at: chrono::Utc::now(),
         key_id: a.key_id,
         channel_id: None,
-        endpoint: endpoint.to_owned(),
-        requested_model: a.model.clone().unwrap_or_default(),
+        endpoint: endpoint.into(),
+        requested_model: a.model.clone().unwrap_or_else(|| "".into()),
         upstream_model: None,
         prompt_tokens: 0,
         cached_tokens: 0,

@@ -116,7 +116,7 @@ mod tests {
 
     fn row(i: usize) -> UsageRow {
         UsageRow {
-            request_id: format!("req-{i}"),
+            request_id: format!("req-{i}").into(),
             created_at: chrono::Utc::now(),
             key_id: None,
             channel_id: None,

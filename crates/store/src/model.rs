@@ -1,6 +1,7 @@
 //! Public record types read from and written to the store.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -102,11 +103,12 @@ pub struct NewChannel {
     pub enabled: bool,
 }
 
-/// One request's usage, as written by the batching usage writer.
+/// One request's usage, as written by the batching usage writer. Its text is shared (`Arc`)
+/// with the request that made it, and bound to the insert without a copy.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct UsageRow {
     /// Gateway request id.
-    pub request_id: String,
+    pub request_id: Arc<str>,
     /// When the request started (stored with millisecond precision).
     pub created_at: DateTime<Utc>,
     /// Key that made the request, if any; its `used_micros` is charged `cost_micros`.
@@ -114,11 +116,11 @@ pub struct UsageRow {
     /// Channel that served the request, if any.
     pub channel_id: Option<i64>,
     /// API endpoint, e.g. `/v1/chat/completions`.
-    pub endpoint: String,
+    pub endpoint: Arc<str>,
     /// Model name the client asked for.
-    pub requested_model: String,
+    pub requested_model: Arc<str>,
     /// Model name sent upstream.
-    pub upstream_model: Option<String>,
+    pub upstream_model: Option<Arc<str>>,
     /// Prompt tokens.
     pub prompt_tokens: i64,
     /// The part of `prompt_tokens` the provider served from its cache (billed at the cached

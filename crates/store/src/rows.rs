@@ -186,13 +186,13 @@ impl UsageLogRow {
         Ok(UsageRecord {
             id: self.id,
             row: UsageRow {
-                request_id: self.request_id,
+                request_id: self.request_id.into(),
                 created_at: from_millis("usage_logs.created_at", self.created_at)?,
                 key_id: self.key_id,
                 channel_id: self.channel_id,
-                endpoint: self.endpoint,
-                requested_model: self.requested_model,
-                upstream_model: self.upstream_model,
+                endpoint: self.endpoint.into(),
+                requested_model: self.requested_model.into(),
+                upstream_model: self.upstream_model.map(Into::into),
                 prompt_tokens: self.prompt_tokens,
                 cached_tokens: self.cached_tokens,
                 completion_tokens: self.completion_tokens,

@@ -352,14 +352,14 @@ impl SqlitePools {
 
 /// Appends one usage row's values, in `usage_insert_columns!` order.
 fn add_usage_row(args: &mut SqliteArguments, r: &UsageRow) -> std::result::Result<(), BoxDynError> {
-    // Text is bound as `Arc<str>` (one allocation); `&String` would be copied twice.
-    Arguments::add(args, Arc::<str>::from(r.request_id.as_str()))?;
+    // Text is bound as `Arc<str>`, shared with the row; `&str` or `&String` would be copied.
+    Arguments::add(args, r.request_id.clone())?;
     Arguments::add(args, r.created_at.timestamp_millis())?;
     Arguments::add(args, r.key_id)?;
     Arguments::add(args, r.channel_id)?;
-    Arguments::add(args, Arc::<str>::from(r.endpoint.as_str()))?;
-    Arguments::add(args, Arc::<str>::from(r.requested_model.as_str()))?;
-    Arguments::add(args, r.upstream_model.as_deref().map(Arc::<str>::from))?;
+    Arguments::add(args, r.endpoint.clone())?;
+    Arguments::add(args, r.requested_model.clone())?;
+    Arguments::add(args, r.upstream_model.clone())?;
     Arguments::add(args, r.prompt_tokens)?;
     Arguments::add(args, r.completion_tokens)?;
     Arguments::add(args, r.total_tokens)?;

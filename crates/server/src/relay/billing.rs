@@ -19,10 +19,10 @@ pub(crate) const CLIENT_CLOSED: u16 = 499;
 pub(crate) struct Billing {
     state: AppState,
     key: Arc<ApiKey>,
-    request_id: String,
+    request_id: Arc<str>,
     endpoint: &'static str,
-    requested_model: String,
-    upstream_model: Option<String>,
+    requested_model: Arc<str>,
+    upstream_model: Option<Arc<str>>,
     channel_id: Option<i64>,
     prompt: Arc<Prompt>,
     reservation: Option<Reservation>,
@@ -37,9 +37,9 @@ impl Billing {
     pub(crate) fn new(
         state: AppState,
         key: Arc<ApiKey>,
-        request_id: String,
+        request_id: Arc<str>,
         endpoint: &'static str,
-        requested_model: String,
+        requested_model: Arc<str>,
         prompt: Arc<Prompt>,
         reservation: Reservation,
         stream: bool,
@@ -70,7 +70,7 @@ impl Billing {
         key: Arc<ApiKey>,
         rid: &crate::gate::RequestId,
         endpoint: &'static str,
-        model: &str,
+        model: &Arc<str>,
         (prompt, output): (Arc<Prompt>, u64),
         stream: bool,
         started: Instant,
@@ -100,7 +100,7 @@ impl Billing {
             key,
             rid.0.clone(),
             endpoint,
-            model.to_owned(),
+            model.clone(),
             prompt,
             reservation,
             stream,
@@ -109,9 +109,9 @@ impl Billing {
     }
 
     /// Records which channel and upstream model the current attempt uses.
-    pub(crate) fn attempt(&mut self, channel_id: i64, upstream_model: &str) {
+    pub(crate) fn attempt(&mut self, channel_id: i64, upstream_model: &Arc<str>) {
         self.channel_id = Some(channel_id);
-        self.upstream_model = Some(upstream_model.to_owned());
+        self.upstream_model = Some(upstream_model.clone());
         self.contacted = true;
     }
 
@@ -150,12 +150,12 @@ impl Billing {
         reservation.settle(cost);
         let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.state.inner.usage.record(UsageRow {
-            request_id: std::mem::take(&mut self.request_id),
+            request_id: self.request_id.clone(),
             created_at: chrono::Utc::now(),
             key_id: Some(self.key.id),
             channel_id: self.channel_id,
-            endpoint: self.endpoint.to_owned(),
-            requested_model: std::mem::take(&mut self.requested_model),
+            endpoint: self.endpoint.into(),
+            requested_model: self.requested_model.clone(),
             upstream_model: self.upstream_model.take(),
             prompt_tokens: as_i64(m.prompt),
             cached_tokens: as_i64(m.cached.min(m.prompt)),

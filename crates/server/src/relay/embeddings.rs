@@ -191,8 +191,12 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
         }
     };
     // Text inputs are kept (for the request) and counted lazily, from the same copy.
-    let of_texts =
-        |texts: Arc<[String]>| (Some(texts.clone()), tokens::Prompt::texts(&model, texts));
+    let of_texts = |texts: Arc<[String]>| {
+        (
+            Some(texts.clone()),
+            tokens::Prompt::texts(model.as_str(), texts),
+        )
+    };
     let (texts, prompt) = match raw.get("input") {
         Some(Value::String(s)) => of_texts(Arc::from([s.clone()])),
         Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => of_texts(
@@ -260,7 +264,8 @@ async fn run(
     let key = crate::auth::client_key(state, headers, query_key).await?;
     ctx.key_id = Some(key.id);
     let req = parse(&bytes)?;
-    ctx.model = Some(req.model.clone());
+    let model: Arc<str> = Arc::from(req.model.as_str());
+    ctx.model = Some(model.clone());
     gate::admit(state, &key, &req.model)?;
     let routes = state.routes();
     if !routes.serves(&req.model) {
@@ -271,7 +276,7 @@ async fn run(
         key,
         rid,
         endpoint,
-        &req.model,
+        &model,
         (req.prompt.clone(), 0),
         false,
         started,
@@ -285,7 +290,7 @@ async fn run(
         rid,
         &candidates,
         billing,
-        &req.model,
+        &model,
         |ch, um| async move { try_channel(state, ch, req, &um, timeout).await },
     )
     .await?;

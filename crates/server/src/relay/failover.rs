@@ -23,8 +23,8 @@ pub(crate) async fn failover<'c, T, Fut>(
     rid: &RequestId,
     candidates: &'c [Arc<Channel>],
     mut billing: Billing,
-    requested_model: &str,
-    mut attempt: impl FnMut(&'c Channel, String) -> Fut,
+    requested_model: &Arc<str>,
+    mut attempt: impl FnMut(&'c Channel, Arc<str>) -> Fut,
 ) -> Result<(T, &'c Channel, Billing), ApiError>
 where
     Fut: Future<Output = Result<T, Failure>>,
@@ -32,7 +32,11 @@ where
     let cfg = &state.inner.config.upstream;
     let mut last = None;
     for ch in candidates.iter().take(cfg.max_attempts) {
-        let upstream_model = ch.upstream_model(requested_model).to_owned();
+        // The requested name itself when the channel does not map it (shared, not copied).
+        let upstream_model = match ch.upstream_model(requested_model) {
+            same if same == &**requested_model => requested_model.clone(),
+            other => Arc::from(other),
+        };
         billing.attempt(ch.id, &upstream_model);
         let result = tokio::select! {
             // Boxed: the attempt's future is large, and would otherwise be copied into (and

@@ -134,7 +134,9 @@ async fn chat(
     let key = crate::auth::client_key(state, headers, inbound.key.as_deref()).await?;
     ctx.key_id = Some(key.id);
     let req = parse(&bytes, &mut inbound.dialect)?;
-    ctx.model = Some(req.model.clone());
+    // The model's name, shared by the rejection log, billing, the prompt count and the row.
+    let model: Arc<str> = Arc::from(req.model.as_str());
+    ctx.model = Some(model.clone());
     ctx.stream = req.is_stream();
     gate::admit(state, &key, &req.model)?;
     let routes = state.routes();
@@ -149,7 +151,7 @@ async fn chat(
     });
 
     let prompt = Arc::new(tokens::Prompt::new(
-        &req.model,
+        model.clone(),
         &req.messages,
         req.tools.as_deref(),
     ));
@@ -162,7 +164,7 @@ async fn chat(
         key,
         rid,
         inbound.endpoint,
-        &req.model,
+        &model,
         (prompt.clone(), output),
         req.is_stream(),
         started,
@@ -173,12 +175,11 @@ async fn chat(
     let candidates = routes.candidates(&req.model, gate::now_ms(), &mut rand::rng());
     let native_for = |ch: &Channel| native.as_ref().filter(|n| n.provider == ch.provider);
     let req = &req;
-    let (answer, ch, mut billing) =
-        failover(state, rid, &candidates, billing, &req.model, |ch, um| {
-            let call = native_for(ch);
-            async move { try_channel(state, ch, req, call, &um, first_byte).await }
-        })
-        .await?;
+    let (answer, ch, mut billing) = failover(state, rid, &candidates, billing, &model, |ch, um| {
+        let call = native_for(ch);
+        async move { try_channel(state, ch, req, call, &um, first_byte).await }
+    })
+    .await?;
     let passthrough = native_for(ch).is_some();
     Ok(match answer {
         Answer::Json(body, mut meter) => {

@@ -42,9 +42,9 @@ async fn non_stream_passes_fields_through_and_rewrites_only_model() {
 
     let rows = gw.usage_n(id, 1).await;
     let r = &rows[0].row;
-    assert_eq!(r.request_id, "req-abc");
+    assert_eq!(&*r.request_id, "req-abc");
     assert_eq!(
-        (r.requested_model.as_str(), r.upstream_model.as_deref()),
+        (&*r.requested_model, r.upstream_model.as_deref()),
         ("gpt-4", Some("gpt-4-0613"))
     );
     let usage = &v["usage"];
@@ -295,7 +295,7 @@ async fn embeddings_pass_through_with_usage_and_base64() {
     let rows = gw.usage_n(id, 2).await;
     for r in &rows {
         assert_eq!(
-            (r.row.endpoint.as_str(), r.row.status, r.row.estimated),
+            (&*r.row.endpoint, r.row.status, r.row.estimated),
             ("embeddings", 200, false)
         );
         assert!(r.row.prompt_tokens > 0);

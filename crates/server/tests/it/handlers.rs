@@ -328,6 +328,6 @@ async fn rejected_requests_still_write_a_usage_row() {
     assert_eq!(s, 404);
     let rows = gw.usage_n(id, 1).await;
     assert_eq!(rows[0].row.status, 404);
-    assert_eq!(rows[0].row.requested_model, "unknown-model");
+    assert_eq!(&*rows[0].row.requested_model, "unknown-model");
     assert_eq!(rows[0].row.cost_micros, 0);
 }

@@ -289,7 +289,7 @@ pub fn assert_openai_stream<'a>(
 /// The usage row of a successful chat: its model, exact (not estimated) token counts, stream
 /// flag and status 200.
 pub fn assert_row(r: &UsageRow, model: &str, (prompt, completion): (i64, i64), stream: bool) {
-    assert_eq!(r.requested_model, model);
+    assert_eq!(&*r.requested_model, model);
     assert_eq!(
         (r.prompt_tokens, r.completion_tokens, r.total_tokens),
         (prompt, completion, prompt + completion),

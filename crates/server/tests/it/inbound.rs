@@ -65,7 +65,7 @@ async fn anthropic_messages_through_an_openai_channel() {
     assert_eq!(delta.1["usage"]["output_tokens"], 5);
 
     let rows = gw.usage_n(id, 2).await;
-    assert!(rows.iter().all(|r| r.row.endpoint == "messages"
+    assert!(rows.iter().all(|r| &*r.row.endpoint == "messages"
         && r.row.status == 200
         && r.row.completion_tokens == 5));
 
@@ -151,7 +151,7 @@ async fn gemini_generate_content_through_an_openai_channel() {
     let rows = gw.usage_n(id, 3).await;
     assert!(
         rows.iter()
-            .all(|r| r.row.endpoint == "generateContent" && r.row.status == 200)
+            .all(|r| &*r.row.endpoint == "generateContent" && r.row.status == 200)
     );
 
     let url = format!("{}/v1beta/models/no-such-model:generateContent", gw.base);
@@ -225,7 +225,7 @@ async fn gemini_embed_content_through_an_openai_channel() {
     let rows = gw.usage_n(id, 2).await;
     assert!(
         rows.iter()
-            .all(|r| r.row.endpoint == "embedContent" && r.row.status == 200)
+            .all(|r| &*r.row.endpoint == "embedContent" && r.row.status == 200)
     );
     let bad = gw
         .http

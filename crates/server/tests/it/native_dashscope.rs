@@ -123,7 +123,7 @@ async fn default_models_reach_the_text_and_multimodal_services() {
         assert_eq!(r.row.completion_tokens, 5);
         assert_eq!(
             r.row.upstream_model.as_deref(),
-            Some(r.row.requested_model.as_str())
+            Some(&*r.row.requested_model)
         );
     }
 }
@@ -503,7 +503,7 @@ async fn embeddings_go_through_the_native_service() {
     assert_eq!(ok.len(), 1);
     assert_eq!(
         (
-            ok[0].row.endpoint.as_str(),
+            &*ok[0].row.endpoint,
             ok[0].row.prompt_tokens,
             ok[0].row.estimated
         ),

@@ -116,7 +116,7 @@ async fn anthropic_messages_reach_an_anthropic_channel_unchanged() {
     let prompt = ("pass me through".len() / 4 + 3 + "be brief".len() / 4) as i64;
     for r in &rows {
         assert_eq!(r.row.status, 200);
-        assert_eq!(r.row.endpoint, "messages");
+        assert_eq!(&*r.row.endpoint, "messages");
         assert!(!r.row.estimated, "billed from the provider's usage");
         assert!(r.row.prompt_tokens >= prompt - 1 && r.row.completion_tokens > 0);
     }
@@ -216,7 +216,7 @@ async fn gemini_generate_content_reaches_a_gemini_channel_unchanged() {
     let rows = gw.usage_n(id, 2).await;
     for r in &rows {
         assert_eq!((r.row.status, r.row.estimated), (200, false));
-        assert_eq!(r.row.endpoint, "generateContent");
+        assert_eq!(&*r.row.endpoint, "generateContent");
         assert!(r.row.prompt_tokens > 0 && r.row.completion_tokens > 0);
     }
     assert_eq!(rows[0].row.prompt_tokens, rows[1].row.prompt_tokens);

@@ -24,13 +24,13 @@ pub(crate) fn plain_key(name: &str) -> NewApiKey {
 /// The `i`-th usage row, charged to `key_id`.
 pub(crate) fn usage_row(i: i64, key_id: Option<i64>, cost_micros: i64) -> UsageRow {
     UsageRow {
-        request_id: format!("req-{i}"),
+        request_id: format!("req-{i}").into(),
         created_at: ms(1_700_000_000_000 + i),
         key_id,
         channel_id: if i % 2 == 0 { Some(i % 5) } else { None },
-        endpoint: "/v1/chat/completions".to_owned(),
-        requested_model: "gpt-4o-mini".to_owned(),
-        upstream_model: (i % 3 == 0).then(|| "gpt-4o-mini-2024-07-18".to_owned()),
+        endpoint: "/v1/chat/completions".into(),
+        requested_model: "gpt-4o-mini".into(),
+        upstream_model: (i % 3 == 0).then(|| "gpt-4o-mini-2024-07-18".into()),
         prompt_tokens: 10 + i,
         cached_tokens: i % 3,
         completion_tokens: 20 + i,

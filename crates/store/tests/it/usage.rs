@@ -1,6 +1,8 @@
 //! Usage log: batch inserts charge keys exactly, listing filters and order,
 //! empty and large batches, and concurrent writers.
 
+use std::sync::Arc;
+
 use switchyard_store::{Store, UsageFilter, UsageRecord, UsageRow};
 
 use crate::fixtures::{plain_key, usage_row};
@@ -62,7 +64,7 @@ async fn usage_batch_charges_keys(store: Store) {
         .list_usage(&filter(Some(a.id), None, None))
         .await
         .unwrap();
-    let ids: Vec<&str> = only_a.iter().map(|r| r.row.request_id.as_str()).collect();
+    let ids: Vec<&str> = only_a.iter().map(|r| &*r.row.request_id).collect();
     assert_eq!(ids, ["req-6", "req-4", "req-3", "req-0"]);
 
     // Limit, then keyset pagination with before_id.
@@ -168,8 +170,8 @@ async fn batch_of_1000_rows(store: Store) {
         seen.extend(page.into_iter().map(|r| r.row.request_id));
     }
     assert_eq!(seen.len(), 250);
-    assert_eq!(seen.first().map(String::as_str), Some("req-997"));
-    assert_eq!(seen.last().map(String::as_str), Some("req-1"));
+    assert_eq!(seen.first().map(|s| &**s), Some("req-997"));
+    assert_eq!(seen.last().map(|s| &**s), Some("req-1"));
 }
 
 async fn concurrent_batches(store: Store) {
@@ -215,7 +217,7 @@ async fn concurrent_batches(store: Store) {
         .await
         .unwrap();
     assert_eq!(all.len() as i64, 1000.min(total_rows));
-    let mut ids: Vec<String> = all.into_iter().map(|r| r.row.request_id).collect();
+    let mut ids: Vec<Arc<str>> = all.into_iter().map(|r| r.row.request_id).collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 1000, "no duplicated rows");
