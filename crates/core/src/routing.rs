@@ -4,6 +4,7 @@
 //! A single failure never takes a channel out: only `failure_threshold` consecutive failures
 //! put it in cooldown, and a success resets the count. Disabled channels are not in the table.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -127,11 +128,16 @@ impl RouteTable {
     }
 
     /// Candidate channels for `model` in the order they should be tried.
-    pub fn candidates(&self, model: &str, now_ms: u64, rng: &mut impl Rng) -> Vec<Arc<Channel>> {
+    pub fn candidates(
+        &self,
+        model: &str,
+        now_ms: u64,
+        rng: &mut impl Rng,
+    ) -> Cow<'_, [Arc<Channel>]> {
         let list = match self.by_model.get(model).map(Vec::as_slice) {
-            None => return Vec::new(),
-            // One channel has one order: no random draw.
-            Some([only]) => return vec![only.clone()],
+            None => return Cow::Borrowed(&[]),
+            // One channel has one order: no random draw, and no list to make.
+            Some(only @ [_]) => return Cow::Borrowed(only),
             Some(list) => list,
         };
         // Weighted random order (Efraimidis–Spirakis): key = u^(1/w), larger first.
@@ -152,7 +158,7 @@ impl RouteTable {
                 .then(b.1.cmp(&a.1))
                 .then(b.2.partial_cmp(&a.2).unwrap_or(std::cmp::Ordering::Equal))
         });
-        keyed.into_iter().map(|k| k.3).collect()
+        Cow::Owned(keyed.into_iter().map(|k| k.3).collect())
     }
 }
 
