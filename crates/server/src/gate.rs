@@ -81,9 +81,9 @@ fn request_id(headers: &http::HeaderMap) -> (RequestId, Option<HeaderValue>) {
         .and_then(|v| Some((Arc::from(v.to_str().ok()?), v.clone())));
     let (id, header) = given.map_or_else(
         || {
-            let id = uuid::Uuid::now_v7().to_string();
-            let header = HeaderValue::from_str(&id).ok();
-            (Arc::from(id), header)
+            let mut buf = uuid::Uuid::encode_buffer();
+            let id = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+            (Arc::from(&*id), HeaderValue::from_str(id).ok())
         },
         |(id, v)| (id, Some(v)),
     );
@@ -212,4 +212,32 @@ pub(crate) fn log_rejection(
         error_code: e.code.clone(),
         stream: a.stream,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without a usable `x-request-id` the id is a new UUIDv7, and the header echoes it.
+    #[test]
+    fn a_request_without_a_usable_id_gets_a_uuid_v7() {
+        let mut given = http::HeaderMap::new();
+        given.insert(X_REQUEST_ID, HeaderValue::from_static("req-1"));
+        let (id, header) = request_id(&given);
+        assert_eq!(&*id.0, "req-1");
+        assert_eq!(header.unwrap(), "req-1");
+
+        let mut too_long = http::HeaderMap::new();
+        too_long.insert(
+            X_REQUEST_ID,
+            HeaderValue::from_str(&"x".repeat(201)).unwrap(),
+        );
+        for headers in [http::HeaderMap::new(), too_long] {
+            let (id, header) = request_id(&headers);
+            let uuid = uuid::Uuid::parse_str(&id.0).expect("a UUID");
+            assert_eq!(uuid.get_version_num(), 7);
+            assert_eq!(id.0.len(), 36, "hyphenated: {}", id.0);
+            assert_eq!(header.unwrap(), &*id.0);
+        }
+    }
 }
