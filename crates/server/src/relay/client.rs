@@ -3,9 +3,9 @@
 //! hyper-util's pooled client cost about 8.5k instructions per request more than this one on
 //! the relay's path (callgrind, 85.9k -> 77.4k): SipHash of the pool key byte by byte at
 //! checkout and return, a boxed response future, and a task spawned per HTTP/1 request to wait
-//! until the connection could take the next one. Here an origin's pool is found by its authority (foldhash, once), an HTTP/1
-//! connection goes back to its pool when the answer's body ends, and one HTTP/2 connection per
-//! origin is shared by every request.
+//! until the connection could take the next one. Here an origin's pool is found by its
+//! authority (foldhash, once), an HTTP/1 connection goes back to its pool when the answer's
+//! body ends, and one HTTP/2 connection per origin is shared by every request.
 //!
 //! What it keeps from hyper-util: a request that was never written on a reused connection
 //! (the upstream closed it while idle) is sent again on a new one; idle connections are closed
